@@ -1,0 +1,35 @@
+// fastoutput._core: the module. It only wires things up; each concept lives in its own file.
+//   output_meta.cpp  the metaclass, per-class field table, installation on the root class
+//   construct.cpp    the type vectorcall constructor
+//   access.cpp       item slots, to_tuple, __setattr__, __dict__
+//   tensor_check.cpp the first-field tensor test
+#include <pybind11/pybind11.h>
+
+#include "output_meta.h"
+
+namespace py = pybind11;
+
+namespace fastoutput {
+int ready_meta_type();
+}
+
+#define FASTOUTPUT_STRINGIFY(x) #x
+#define FASTOUTPUT_VERSION_STRING(x) FASTOUTPUT_STRINGIFY(x)
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "Native core of fastoutput: the ModelOutput metaclass, constructor and accessors.";
+    if (fastoutput::ready_meta_type() < 0) {
+        throw py::error_already_set();
+    }
+    m.attr("OutputMeta") = py::handle(reinterpret_cast<PyObject*>(&fastoutput::OutputMeta_Type));
+    m.def(
+        "install",
+        [](py::handle root, py::handle describe, py::handle expand_first_field, py::handle is_tensor) {
+            if (fastoutput::install_root(root.ptr(), describe.ptr(), expand_first_field.ptr(), is_tensor.ptr()) < 0) {
+                throw py::error_already_set();
+            }
+        },
+        py::arg("root"), py::arg("describe"), py::arg("expand_first_field"), py::arg("is_tensor"),
+        "Install the native paths on the root output class (called once by fastoutput).");
+    m.attr("__version__") = FASTOUTPUT_VERSION_STRING(VERSION_INFO);
+}

@@ -1,0 +1,428 @@
+// OutputMeta: the metaclass. It gives every class hidden native slots for its fields, keeps the
+// per-class table (ClassLayout) that the native paths read, and re-points the type slots of each new
+// class at native code.
+//
+// Fields are only known after @dataclass has run, which is after the class exists. So at creation
+// the class gets one hidden slot per annotation of its own body (a superset of its new fields), and
+// the table is built lazily (`ready_layout`) and rebuilt whenever the class changes: any class
+// attribute assignment resets tp_version_tag, which is compared on every use.
+#include "output_meta.h"
+
+#include <structmember.h>  // PyMemberDef, T_OBJECT_EX
+
+#include <cstring>  // std::strncmp
+
+namespace fastoutput {
+
+Hooks hooks;
+
+namespace {
+
+constexpr const char kSlotPrefix[] = "_fo_";
+constexpr std::size_t kSlotPrefixLen = sizeof(kSlotPrefix) - 1;
+
+// Python functions of the root class whose eager path is a native slot.
+PyObject* root_getitem = nullptr;  // owned
+PyObject* root_setitem = nullptr;  // owned
+PyObject* root_delitem = nullptr;  // owned
+
+bool is_output_class(PyObject* obj) {
+    return PyType_Check(obj) && PyObject_TypeCheck(obj, &OutputMeta_Type) &&
+           layout_of(reinterpret_cast<PyTypeObject*>(obj)) != nullptr;
+}
+
+// Borrowed lookup through the MRO, without raising.
+PyObject* lookup(PyTypeObject* type, const char* name) {
+    PyObject* key = PyUnicode_InternFromString(name);
+    if (key == nullptr) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    PyObject* found = _PyType_Lookup(type, key);
+    Py_DECREF(key);
+    return found;
+}
+
+// Point the mapping slots at native code where the class still uses the root's item methods.
+void install_native_slots(PyTypeObject* type) {
+    type->tp_vectorcall = construct_vectorcall;
+    if (root_getitem == nullptr) {
+        return;  // the root itself is still being created
+    }
+    if (lookup(type, "__getitem__") == root_getitem) {
+        type->tp_as_mapping->mp_subscript = subscript;
+    }
+    if (lookup(type, "__setitem__") == root_setitem && lookup(type, "__delitem__") == root_delitem) {
+        type->tp_as_mapping->mp_ass_subscript = ass_subscript;
+    }
+}
+
+// After a class attribute changed, CPython recomputed the slots of `type` and its subclasses.
+int reinstall_native_slots(PyTypeObject* type) {
+    install_native_slots(type);
+    PyObject* subclasses = PyObject_CallMethod(reinterpret_cast<PyObject*>(type), "__subclasses__", nullptr);
+    if (subclasses == nullptr) {
+        return -1;
+    }
+    int result = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(subclasses) && result == 0; ++i) {
+        PyObject* sub = PyList_GET_ITEM(subclasses, i);
+        if (is_output_class(sub)) {
+            result = reinstall_native_slots(reinterpret_cast<PyTypeObject*>(sub));
+        }
+    }
+    Py_DECREF(subclasses);
+    return result;
+}
+
+}  // namespace
+
+ClassLayout::~ClassLayout() {
+    clear_fields();
+    for (Field& slot : own_slots) {
+        Py_CLEAR(slot.name);
+    }
+}
+
+void ClassLayout::clear_fields() {
+    for (Field& field : fields) {
+        Py_CLEAR(field.name);
+    }
+    fields.clear();
+    Py_CLEAR(init_qualname);
+    finalized = false;
+}
+
+namespace {
+
+// Offset of the hidden slot for field `name`, searching the class and its bases; -1 if none.
+Py_ssize_t find_slot(PyTypeObject* type, PyObject* name) {
+    PyObject* mro = type->tp_mro;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
+        PyObject* base = PyTuple_GET_ITEM(mro, i);
+        if (!is_output_class(base)) {
+            continue;
+        }
+        for (const Field& slot : layout_of(reinterpret_cast<PyTypeObject*>(base))->own_slots) {
+            if (slot.name == name || PyUnicode_Compare(slot.name, name) == 0) {
+                return slot.offset;
+            }
+        }
+    }
+    return -1;
+}
+
+// True if `type`'s attribute `field.name` already reads the field's slot.
+bool reads_slot(PyTypeObject* type, const Field& field) {
+    PyObject* current = _PyType_Lookup(type, field.name);  // borrowed
+    if (current == nullptr || Py_TYPE(current) != &PyMemberDescr_Type) {
+        return false;
+    }
+    PyMemberDef* def = reinterpret_cast<PyMemberDescrObject*>(current)->d_member;
+    return def->type == T_OBJECT_EX && def->offset == field.offset;
+}
+
+// Make `cls.<field>` a member descriptor of the field's slot (replacing the dataclass default).
+int install_field_descriptors(PyTypeObject* type, ClassLayout* layout) {
+    std::vector<const Field*> missing;
+    for (const Field& field : layout->fields) {
+        if (!reads_slot(type, field)) {
+            missing.push_back(&field);
+        }
+    }
+    if (missing.empty()) {
+        return 0;
+    }
+    std::unique_ptr<PyMemberDef[]> defs(new PyMemberDef[missing.size()]());
+    for (std::size_t i = 0; i < missing.size(); ++i) {
+        const char* utf8 = PyUnicode_AsUTF8(missing[i]->name);  // owned by the (kept) name object
+        if (utf8 == nullptr) {
+            return -1;
+        }
+        defs[i] = PyMemberDef{utf8, T_OBJECT_EX, missing[i]->offset, 0, nullptr};
+        PyObject* descr = PyDescr_NewMember(type, &defs[i]);
+        if (descr == nullptr) {
+            return -1;
+        }
+        int result = PyDict_SetItem(type->tp_dict, missing[i]->name, descr);
+        Py_DECREF(descr);
+        if (result < 0) {
+            return -1;
+        }
+    }
+    layout->member_defs.push_back(std::move(defs));
+    PyType_Modified(type);
+    return 0;
+}
+
+void assign_version_tag(PyTypeObject* type) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyUnstable_Type_AssignVersionTag(type);
+#else
+    lookup(type, "__init__");  // _PyType_Lookup assigns a tag as a side effect
+#endif
+}
+
+// Build the table from `describe(cls, root)`.
+int finalize(PyTypeObject* type, ClassLayout* layout) {
+    layout->clear_fields();
+    PyObject* info = PyObject_CallFunctionObjArgs(hooks.describe, type, hooks.root, nullptr);
+    if (info == nullptr) {
+        return -1;
+    }
+    PyObject *is_dataclass, *names, *first_required, *native, *qualname, *own_to_tuple;
+    if (!PyArg_ParseTuple(info, "OO!OOUO", &is_dataclass, &PyTuple_Type, &names, &first_required, &native,
+                          &qualname, &own_to_tuple)) {
+        Py_DECREF(info);
+        return -1;
+    }
+    layout->is_dataclass = PyObject_IsTrue(is_dataclass) == 1;
+    layout->first_required = PyObject_IsTrue(first_required) == 1;
+    layout->native_to_tuple = PyObject_IsTrue(own_to_tuple) == 1;
+    layout->init_qualname = Py_NewRef(qualname);
+    bool all_in_slots = true;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); ++i) {
+        PyObject* name = Py_NewRef(PyTuple_GET_ITEM(names, i));
+        if (!PyUnicode_CheckExact(name)) {
+            Py_DECREF(name);
+            Py_DECREF(info);
+            PyErr_SetString(PyExc_TypeError, "field names must be str");
+            return -1;
+        }
+        PyUnicode_InternInPlace(&name);
+        Py_ssize_t offset = find_slot(type, name);
+        if (offset < 0) {
+            all_in_slots = false;  // declared after class creation: it stays in __dict__
+            Py_DECREF(name);
+            continue;
+        }
+        layout->fields.push_back(Field{name, offset});
+    }
+    layout->fields_in_slots = all_in_slots;
+    layout->mode = (all_in_slots && PyObject_IsTrue(native) == 1) ? BuildMode::Native : BuildMode::Generic;
+    Py_DECREF(info);
+    if (!all_in_slots) {
+        // Keep the fields in one store: with some in __dict__, all of them are.
+        layout->clear_fields();
+        layout->init_qualname = Py_NewRef(qualname);
+    } else if (install_field_descriptors(type, layout) < 0) {
+        return -1;
+    }
+    assign_version_tag(type);
+    layout->version_tag = type->tp_version_tag;
+    layout->finalized = true;
+    return 0;
+}
+
+PyObject* meta_new(PyTypeObject* meta, PyObject* args, PyObject* kwds) {
+    if (PyTuple_GET_SIZE(args) != 3 || !PyDict_Check(PyTuple_GET_ITEM(args, 2)) ||
+        !PyTuple_Check(PyTuple_GET_ITEM(args, 1))) {
+        return PyType_Type.tp_new(meta, args, kwds);  // type(x), or malformed: type reports it
+    }
+    PyObject* bases = PyTuple_GET_ITEM(args, 1);
+    PyObject* ns = PyTuple_GET_ITEM(args, 2);
+    bool is_root = true;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(bases); ++i) {
+        if (is_output_class(PyTuple_GET_ITEM(bases, i))) {
+            is_root = false;
+        }
+    }
+
+    PyObject* slots = PyList_New(0);
+    if (slots == nullptr) {
+        return nullptr;
+    }
+    PyObject* user_slots = PyDict_GetItemString(ns, "__slots__");  // borrowed
+    int status = 0;
+    if (user_slots != nullptr) {
+        PyObject* user_list = PyUnicode_Check(user_slots) ? Py_BuildValue("[O]", user_slots) : PySequence_List(user_slots);
+        status = user_list == nullptr ? -1 : PyList_SetSlice(slots, 0, 0, user_list);
+        Py_XDECREF(user_list);
+    } else if (is_root) {
+        PyObject* dict_and_weakref = Py_BuildValue("[ss]", "__dict__", "__weakref__");
+        status = dict_and_weakref == nullptr ? -1 : PyList_SetSlice(slots, 0, 0, dict_and_weakref);
+        Py_XDECREF(dict_and_weakref);
+    }
+    PyObject* annotations = PyDict_GetItemString(ns, "__annotations__");  // borrowed
+    if (status == 0 && annotations != nullptr && PyDict_Check(annotations)) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (status == 0 && PyDict_Next(annotations, &pos, &key, &value)) {
+            if (!PyUnicode_Check(key) || !PyUnicode_IsIdentifier(key)) {
+                continue;
+            }
+            PyObject* slot_name = PyUnicode_FromFormat("%s%U", kSlotPrefix, key);
+            status = slot_name == nullptr ? -1 : PyList_Append(slots, slot_name);
+            Py_XDECREF(slot_name);
+        }
+    }
+    PyObject* new_ns = status == 0 ? PyDict_Copy(ns) : nullptr;
+    PyObject* slots_tuple = new_ns != nullptr ? PyList_AsTuple(slots) : nullptr;
+    Py_DECREF(slots);
+    if (slots_tuple == nullptr || PyDict_SetItemString(new_ns, "__slots__", slots_tuple) < 0) {
+        Py_XDECREF(slots_tuple);
+        Py_XDECREF(new_ns);
+        return nullptr;
+    }
+    Py_DECREF(slots_tuple);
+    PyObject* new_args = Py_BuildValue("(OON)", PyTuple_GET_ITEM(args, 0), bases, new_ns);
+    if (new_args == nullptr) {
+        return nullptr;
+    }
+    PyObject* cls = PyType_Type.tp_new(meta, new_args, kwds);
+    Py_DECREF(new_args);
+    if (cls == nullptr) {
+        return nullptr;
+    }
+    PyTypeObject* type = reinterpret_cast<PyTypeObject*>(cls);
+
+    // Take the hidden slots out of sight: remember their offsets, drop their descriptors.
+    auto* layout = new ClassLayout();
+    reinterpret_cast<OutputMetaObject*>(cls)->layout = layout;
+    PyObject* dict = type->tp_dict;
+    PyObject* hidden = PyList_New(0);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (hidden != nullptr && PyDict_Next(dict, &pos, &key, &value)) {
+        if (Py_TYPE(value) != &PyMemberDescr_Type || !PyUnicode_Check(key)) {
+            continue;
+        }
+        const char* utf8 = PyUnicode_AsUTF8(key);
+        if (utf8 == nullptr || std::strncmp(utf8, kSlotPrefix, kSlotPrefixLen) != 0) {
+            PyErr_Clear();
+            continue;
+        }
+        PyObject* field_name = PyUnicode_InternFromString(utf8 + kSlotPrefixLen);
+        if (field_name == nullptr || PyList_Append(hidden, key) < 0) {
+            Py_XDECREF(field_name);
+            Py_CLEAR(hidden);
+            break;
+        }
+        layout->own_slots.push_back(
+            Field{field_name, reinterpret_cast<PyMemberDescrObject*>(value)->d_member->offset});
+    }
+    if (hidden == nullptr) {
+        Py_DECREF(cls);
+        return nullptr;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hidden); ++i) {
+        PyDict_DelItem(dict, PyList_GET_ITEM(hidden, i));
+    }
+    Py_DECREF(hidden);
+    if (user_slots == nullptr) {
+        PyDict_DelItemString(dict, "__slots__");
+    } else {
+        PyDict_SetItemString(dict, "__slots__", user_slots);
+    }
+    PyType_Modified(type);
+    type->tp_alloc = [](PyTypeObject* t, Py_ssize_t nitems) -> PyObject* {
+        // Every instance, however it is made (dict.__new__, copy, Dynamo), sees descriptors that
+        // match the current fields.
+        if (ready_layout(t) == nullptr) {
+            return nullptr;
+        }
+        return PyType_GenericAlloc(t, nitems);
+    };
+    install_native_slots(type);
+    return cls;
+}
+
+int meta_setattro(PyObject* cls, PyObject* name, PyObject* value) {
+    if (PyType_Type.tp_setattro(cls, name, value) < 0) {
+        return -1;
+    }
+    // CPython has just recomputed the slots for `name`; put ours back where they still apply.
+    return reinstall_native_slots(reinterpret_cast<PyTypeObject*>(cls));
+}
+
+void meta_dealloc(PyObject* cls) {
+    auto* meta_obj = reinterpret_cast<OutputMetaObject*>(cls);
+    ClassLayout* layout = meta_obj->layout;
+    meta_obj->layout = nullptr;
+    delete layout;
+    PyType_Type.tp_dealloc(cls);
+}
+
+}  // namespace
+
+ClassLayout* ready_layout(PyTypeObject* type) {
+    ClassLayout* layout = layout_of(type);
+    if (layout->finalized && layout->version_tag == type->tp_version_tag && layout->version_tag != 0) {
+        return layout;
+    }
+    if (hooks.describe == nullptr) {
+        return layout;  // before install(): nothing native runs yet
+    }
+    return finalize(type, layout) < 0 ? nullptr : layout;
+}
+
+PyTypeObject OutputMeta_Type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+int ready_meta_type() {
+    PyTypeObject& t = OutputMeta_Type;
+    t.tp_name = "fastoutput._core.OutputMeta";
+    t.tp_doc = "Metaclass of fastoutput outputs: native field slots and a per-class field table.";
+    t.tp_basicsize = sizeof(OutputMetaObject);
+    t.tp_itemsize = sizeof(PyMemberDef);
+    t.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL;
+    t.tp_base = &PyType_Type;
+    t.tp_new = meta_new;
+    t.tp_dealloc = meta_dealloc;
+    t.tp_setattro = meta_setattro;
+    t.tp_traverse = PyType_Type.tp_traverse;
+    t.tp_clear = PyType_Type.tp_clear;
+    t.tp_call = PyType_Type.tp_call;
+    t.tp_vectorcall_offset = offsetof(PyTypeObject, tp_vectorcall);
+    return PyType_Ready(&t);
+}
+
+int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_field, PyObject* is_tensor_fn) {
+    if (!is_output_class(root)) {
+        PyErr_SetString(PyExc_TypeError, "install() needs a class created by OutputMeta");
+        return -1;
+    }
+    if (hooks.root != nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "install() was already called");
+        return -1;
+    }
+    auto* type = reinterpret_cast<PyTypeObject*>(root);
+    PyObject* dict = type->tp_dict;
+    root_getitem = Py_XNewRef(PyDict_GetItemString(dict, "__getitem__"));
+    root_setitem = Py_XNewRef(PyDict_GetItemString(dict, "__setitem__"));
+    root_delitem = Py_XNewRef(PyDict_GetItemString(dict, "__delitem__"));
+    if (root_getitem == nullptr || root_setitem == nullptr || root_delitem == nullptr) {
+        PyErr_SetString(PyExc_TypeError, "the root class must define __getitem__, __setitem__ and __delitem__");
+        return -1;
+    }
+    PyObject* to_tuple = PyDescr_NewMethod(type, &to_tuple_def);
+    PyObject* setattr = PyDescr_NewMethod(type, &setattr_def);
+    PyObject* dict_descr = PyDescr_NewGetSet(type, &dict_getset_def);
+    int status = (to_tuple && setattr && dict_descr) ? 0 : -1;
+    // Assigned through type.__setattr__ so that CPython re-derives tp_setattro from __setattr__;
+    // __dict__ is written into the class dict directly (type.__setattr__ refuses that name).
+    if (status == 0) {
+        status = PyObject_SetAttrString(root, "to_tuple", to_tuple);
+    }
+    if (status == 0) {
+        status = PyObject_SetAttrString(root, "__setattr__", setattr);
+    }
+    if (status == 0) {
+        status = PyDict_SetItemString(dict, "__dict__", dict_descr);
+        PyType_Modified(type);
+    }
+    Py_XDECREF(setattr);
+    Py_XDECREF(dict_descr);
+    if (status < 0) {
+        Py_XDECREF(to_tuple);
+        return -1;
+    }
+    hooks.root = Py_NewRef(root);
+    hooks.describe = Py_NewRef(describe);
+    hooks.expand_first_field = Py_NewRef(expand_first_field);
+    hooks.is_tensor = Py_NewRef(is_tensor_fn);
+    hooks.to_tuple_descr = to_tuple;
+    install_native_slots(type);
+    return 0;
+}
+
+}  // namespace fastoutput

@@ -1,0 +1,94 @@
+// The metaclass of every fastoutput class and the per-class table it carries.
+//
+// Ownership conventions in this directory: a `PyObject*` returned by a function is a new reference
+// unless its comment says "borrowed"; arguments are borrowed.
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <cstddef>  // std::size_t
+#include <memory>   // std::unique_ptr
+#include <vector>   // std::vector
+
+namespace fastoutput {
+
+// A field as the native constructor and `__dict__` see it.
+struct Field {
+    PyObject* name;       // owned, interned
+    Py_ssize_t offset;    // byte offset of its slot in the instance
+};
+
+// How instances of a class are constructed.
+enum class BuildMode {
+    Generic,  // type_call: tp_new, then the class's Python __init__ (base class, custom __init__, ...)
+    Native,   // the vectorcall constructor below does __init__ + __post_init__ itself
+};
+
+// Everything about a class that the native paths need, computed once per class version.
+struct ClassLayout {
+    // Hidden slots this class declared at creation: one per annotation of its own body.
+    std::vector<Field> own_slots;
+
+    // Valid while `version_tag` equals the type's tp_version_tag (any class change resets that).
+    bool finalized = false;
+    unsigned int version_tag = 0;
+    bool is_dataclass = false;
+    bool fields_in_slots = false;  // every field has a slot (so `__dict__` is synthesised)
+    bool native_to_tuple = true;   // the class's to_tuple is the core's
+    BuildMode mode = BuildMode::Generic;
+    bool first_required = false;
+    std::vector<Field> fields;     // dataclass fields, in order
+    PyObject* init_qualname = nullptr;  // owned; names `__init__` in argument errors
+
+    // Member definitions behind the descriptors installed for the fields. A descriptor keeps a pointer
+    // into its definition, so every batch lives as long as the class.
+    std::vector<std::unique_ptr<PyMemberDef[]>> member_defs;
+
+    ~ClassLayout();
+    void clear_fields();
+};
+
+struct OutputMetaObject {
+    PyHeapTypeObject heap_type;
+    ClassLayout* layout;  // owned; null only while the class is being created
+};
+
+extern PyTypeObject OutputMeta_Type;
+
+// Hooks handed over by the Python package in `install` (owned, live as long as the module).
+struct Hooks {
+    PyObject* root = nullptr;                // fastoutput.ModelOutput
+    PyObject* describe = nullptr;            // describe(cls, root) -> tuple | None
+    PyObject* expand_first_field = nullptr;  // expand_first_field(self, name, value)
+    PyObject* is_tensor = nullptr;           // is_tensor(value) -> bool
+    PyObject* to_tuple_descr = nullptr;      // the core's to_tuple method descriptor
+};
+extern Hooks hooks;
+
+inline ClassLayout* layout_of(PyTypeObject* type) {
+    return reinterpret_cast<OutputMetaObject*>(type)->layout;
+}
+
+// The class's table, rebuilt if the class changed since it was built. Borrowed; null on error.
+ClassLayout* ready_layout(PyTypeObject* type);
+
+// The slot holding field `field` in `self`.
+inline PyObject** slot_of(PyObject* self, const Field& field) {
+    return reinterpret_cast<PyObject**>(reinterpret_cast<char*>(self) + field.offset);
+}
+
+// Defined in their own files; wired up in output_meta.cpp / module.cpp.
+PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nargsf, PyObject* kwnames);
+PyObject* subscript(PyObject* self, PyObject* key);
+int ass_subscript(PyObject* self, PyObject* key, PyObject* value);
+extern PyMethodDef to_tuple_def;
+extern PyMethodDef setattr_def;
+extern PyGetSetDef dict_getset_def;
+bool is_tensor(PyObject* value, int* error);
+void clear_tensor_types();
+
+// Installs the native paths on `root`, the Python-defined ModelOutput. Returns 0, or -1 with an error.
+int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_field, PyObject* is_tensor);
+
+}  // namespace fastoutput

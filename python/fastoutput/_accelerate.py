@@ -1,0 +1,80 @@
+"""Hands ``ModelOutput`` to the C++ core.
+
+The core replaces ``to_tuple`` and ``__setattr__`` with native method descriptors, points the item
+slots and the constructor (type vectorcall) at native code and keeps the fields in native slots. The
+Python versions stay reachable for Dynamo, which traces them in place of the native descriptors
+(``substitute_in_graph``). Deciding whether a class may use the native constructor is cold and
+subtle, so it is done here, once per class version, in ``describe``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from collections.abc import Callable
+from typing import Any
+
+from . import _torch
+from ._compat import core
+from ._tensors import is_tensor
+
+assert core is not None
+
+
+def _dataclass_init(cls: type, names: tuple[str, ...]) -> Any:
+    """The ``__init__`` that @dataclass generated for exactly these fields, or None."""
+    for owner in cls.__mro__:
+        init = owner.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = owner.__dict__.get("__dataclass_params__")
+        if params is None or not params.init or not isinstance(init, types.FunctionType):
+            return None
+        code = init.__code__
+        if init.__qualname__ != f"{owner.__qualname__}.__init__" or code.co_kwonlyargcount:
+            return None
+        if code.co_flags & (0x04 | 0x08) or code.co_varnames[1 : code.co_argcount] != names:
+            return None  # *args/**kwargs, InitVar parameters or a different field list
+        return init
+    return None
+
+
+def describe(cls: type, root: type) -> tuple[Any, ...]:
+    """What the core needs to know about ``cls``: ``(is a dataclass, field names, first field
+    required, native constructor allowed, __init__ qualname, to_tuple is the core's)``."""
+    own_to_tuple = cls.to_tuple is root.to_tuple  # type: ignore[attr-defined]
+    if not dataclasses.is_dataclass(cls):
+        return False, (), False, False, f"{cls.__qualname__}.__init__", own_to_tuple
+    fields = dataclasses.fields(cls)
+    names = tuple(field.name for field in fields)
+    init = _dataclass_init(cls, names)
+    frozen = cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    first_required = bool(fields) and fields[0].default is dataclasses.MISSING
+    native = (
+        init is not None
+        and bool(fields)
+        and (fields[0].default is None or first_required)
+        and fields[0].default_factory is dataclasses.MISSING
+        and all(field.default is None for field in fields[1:])
+        and cls.__post_init__ is root.__post_init__  # type: ignore[attr-defined]
+        and cls.__setitem__ is root.__setitem__
+        and (frozen or cls.__setattr__ is root.__setattr__)
+    )
+    qualname = init.__qualname__ if init is not None else f"{cls.__qualname__}.__init__"
+    return True, names, first_required, native, qualname, own_to_tuple
+
+
+def accelerate(root: type, expand_first_field: Callable[..., None]) -> None:
+    python_to_tuple = root.__dict__["to_tuple"]
+    python_setattr = root.__dict__["__setattr__"]
+    assert core is not None
+    core.install(root, describe, expand_first_field, is_tensor)
+    _torch.register_class(root)
+
+    def add_stand_ins(dynamo: types.ModuleType) -> None:
+        # Dynamo cannot look inside the native descriptors; it traces the Python versions instead.
+        substitute = dynamo.substitute_in_graph
+        substitute(root.__dict__["to_tuple"], skip_signature_check=True)(python_to_tuple)
+        substitute(root.__dict__["__setattr__"], skip_signature_check=True)(python_setattr)
+
+    _torch.on_dynamo_loaded(add_stand_ins)

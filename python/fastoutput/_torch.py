@@ -1,0 +1,133 @@
+"""torch integration, done lazily: importing fastoutput never imports torch.
+
+Every output class is registered as a torch pytree node. A class created while torch is loaded is
+registered at once; otherwise it waits in ``_pending`` and an import hook registers every waiting class
+the moment ``import torch`` completes, before any instance can reach a torch API. The same hook lets the
+C++ core register its Dynamo stand-ins once ``torch._dynamo`` is imported.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import weakref
+from collections.abc import Callable
+from functools import partial
+from types import ModuleType
+from typing import Any
+
+_pending: list[weakref.ref[type]] = []
+# Called with the ``torch._dynamo`` module once it is imported (the C++ core adds its stand-ins here).
+dynamo_callbacks: list[Callable[[ModuleType], None]] = []
+
+
+def _flatten(output: Any) -> tuple[list[Any], list[Any]]:
+    return list(output.values()), list(output.keys())
+
+
+def _flatten_with_keys(output: Any) -> tuple[list[tuple[Any, Any]], list[Any]]:
+    from torch.utils._pytree import MappingKey
+
+    return [(MappingKey(key), value) for key, value in output.items()], list(output.keys())
+
+
+def _unflatten(values: Any, context: Any, output_type: type) -> Any:
+    return output_type(**dict(zip(context, values)))
+
+
+def _module_ready(name: str) -> bool:
+    module = sys.modules.get(name)
+    if module is None:
+        return False
+    spec = getattr(module, "__spec__", None)
+    return not getattr(spec, "_initializing", False)
+
+
+def _register(cls: type) -> None:
+    from torch.utils import _pytree
+
+    if cls in _pytree.SUPPORTED_NODES:
+        return
+    _pytree.register_pytree_node(
+        cls,
+        _flatten,
+        partial(_unflatten, output_type=cls),
+        serialized_type_name=f"{cls.__module__}.{cls.__name__}",
+        flatten_with_keys_fn=_flatten_with_keys,
+    )
+
+
+def register_class(cls: type) -> None:
+    """Make ``cls`` a torch pytree node, now if torch is loaded, else as soon as it is."""
+    if _module_ready("torch"):
+        _register(cls)
+    else:
+        _pending.append(weakref.ref(cls))
+
+
+def _on_torch_loaded(_module: ModuleType) -> None:
+    waiting = [ref() for ref in _pending]
+    _pending.clear()
+    for cls in waiting:
+        if cls is not None:
+            _register(cls)
+
+
+def _on_dynamo_loaded(module: ModuleType) -> None:
+    for callback in dynamo_callbacks:
+        callback(module)
+
+
+def on_dynamo_loaded(callback: Callable[[ModuleType], None]) -> None:
+    """Run ``callback(torch._dynamo)`` now if Dynamo is loaded, else right after it is imported."""
+    dynamo_callbacks.append(callback)
+    if _module_ready("torch._dynamo"):
+        callback(sys.modules["torch._dynamo"])
+
+
+class _NotifyingLoader(importlib.abc.Loader):
+    """Wraps a module's real loader and calls back once the module has finished executing."""
+
+    def __init__(self, loader: Any, callback: Callable[[ModuleType], None]) -> None:
+        self._loader = loader
+        self._callback = callback
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        self._callback(module)
+
+    def __getattr__(self, name: str) -> Any:
+        # get_source, get_resource_reader, is_package, ...: whatever the real loader offers
+        return getattr(self._loader, name)
+
+
+class _ImportWatcher(importlib.abc.MetaPathFinder):
+    """Finds nothing itself; it only wraps the loaders of the modules it watches."""
+
+    watched = {"torch": _on_torch_loaded, "torch._dynamo": _on_dynamo_loaded}
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        callback = self.watched.get(fullname)
+        if callback is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _NotifyingLoader(spec.loader, callback)
+                return spec
+        return None
+
+
+def _install_watcher() -> None:
+    if not any(isinstance(finder, _ImportWatcher) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _ImportWatcher())
+
+
+_install_watcher()
