@@ -1,0 +1,33 @@
+"""Shared test setup.
+
+The whole suite runs once per implementation: ``FASTOUTPUT_PURE_PYTHON=1`` selects the pure-Python
+twin, otherwise the C++ core is used (and must be importable: a silent fallback would test the twin
+twice). ``tools/test.sh`` runs both, under transformers 4.57.6 and the newest 5.x.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+
+import pytest
+
+import fastoutput
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    try:
+        transformers_version = importlib.metadata.version("transformers")
+    except importlib.metadata.PackageNotFoundError:
+        transformers_version = "not installed"
+    return [f"fastoutput implementation: {fastoutput.IMPLEMENTATION}; transformers {transformers_version}"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    wants_python = os.environ.get("FASTOUTPUT_PURE_PYTHON", "") not in ("", "0")
+    expected = "python" if wants_python else "cpp"
+    if fastoutput.IMPLEMENTATION != expected:
+        raise pytest.UsageError(
+            f"expected the {expected} implementation, got {fastoutput.IMPLEMENTATION}"
+            " (is the extension built for this interpreter?)"
+        )
