@@ -86,13 +86,7 @@ PyObject* setattr_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs
         }
         int store;
         if (layout->is_dataclass) {
-            store = layout->fields_in_slots ? is_field(*layout, name) : -2;
-            if (store == -2) {  // fields outside the table: ask the class
-                PyObject* fields = PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(self)),
-                                                          "__dataclass_fields__");
-                store = fields == nullptr ? -1 : PySequence_Contains(fields, name);
-                Py_XDECREF(fields);
-            }
+            store = is_field(*layout, name);
         } else {
             store = PyDict_Contains(self, name);
         }
@@ -113,7 +107,7 @@ PyObject* dict_get(PyObject* self, void* /*closure*/) {
         return nullptr;
     }
     PyObject* extras = PyObject_GenericGetDict(self, nullptr);
-    if (extras == nullptr || layout->fields.empty()) {
+    if (extras == nullptr || !layout->fields_in_slots || layout->fields.empty()) {
         return extras;
     }
     PyObject* result = PyDict_New();
@@ -142,6 +136,9 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
         return -1;
     }
     for (const Field& field : layout->fields) {
+        if (field.offset < 0) {
+            break;  // no field has a slot: the whole dict is the attribute store
+        }
         PyObject* field_value = PyDict_GetItemWithError(value, field.name);  // borrowed
         if (field_value == nullptr && PyErr_Occurred()) {
             Py_DECREF(extras);

@@ -114,11 +114,6 @@ int bind_arguments(const ClassLayout& layout, PyObject* const* args, Py_ssize_t 
     return 0;
 }
 
-PyObject* empty_tuple() {
-    static PyObject* empty = PyTuple_New(0);  // immortal in practice: the interpreter's shared ()
-    return empty;
-}
-
 // Fills a freshly allocated instance. `values` are borrowed; returns 0 or -1.
 int fill_instance(PyObject* self, const ClassLayout& layout, PyObject* const* values) {
     const Py_ssize_t nfields = static_cast<Py_ssize_t>(layout.fields.size());
@@ -149,6 +144,11 @@ int fill_instance(PyObject* self, const ClassLayout& layout, PyObject* const* va
 }
 
 }  // namespace
+
+PyObject* empty_tuple() {
+    static PyObject* empty = PyTuple_New(0);  // kept for the life of the process
+    return empty;
+}
 
 PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);

@@ -2,6 +2,8 @@
 //   output_meta.cpp  the metaclass, per-class field table, installation on the root class
 //   construct.cpp    the type vectorcall constructor
 //   access.cpp       item slots, to_tuple, __setattr__, __dict__
+//   lifecycle.cpp    allocation, free list, dealloc, GC traverse/clear
+//   pickle.cpp       __reduce__, __setstate__, __copy__
 //   tensor_check.cpp the first-field tensor test
 #include <pybind11/pybind11.h>
 
@@ -24,12 +26,15 @@ PYBIND11_MODULE(_core, m) {
     m.attr("OutputMeta") = py::handle(reinterpret_cast<PyObject*>(&fastoutput::OutputMeta_Type));
     m.def(
         "install",
-        [](py::handle root, py::handle describe, py::handle expand_first_field, py::handle is_tensor) {
-            if (fastoutput::install_root(root.ptr(), describe.ptr(), expand_first_field.ptr(), is_tensor.ptr()) < 0) {
+        [](py::handle root, py::handle describe, py::handle expand_first_field, py::handle is_tensor,
+           py::handle copy_by_reduce) {
+            if (fastoutput::install_root(root.ptr(), describe.ptr(), expand_first_field.ptr(), is_tensor.ptr(),
+                                         copy_by_reduce.ptr()) < 0) {
                 throw py::error_already_set();
             }
         },
         py::arg("root"), py::arg("describe"), py::arg("expand_first_field"), py::arg("is_tensor"),
+        py::arg("copy_by_reduce"),
         "Install the native paths on the root output class (called once by fastoutput).");
     m.attr("__version__") = FASTOUTPUT_VERSION_STRING(VERSION_INFO);
 }

@@ -20,6 +20,7 @@ namespace {
 
 constexpr const char kSlotPrefix[] = "_fo_";
 constexpr std::size_t kSlotPrefixLen = sizeof(kSlotPrefix) - 1;
+constexpr const char kExtrasSlot[] = "__fastoutput_dict__";
 
 // Python functions of the root class whose eager path is a native slot.
 PyObject* root_getitem = nullptr;  // owned
@@ -163,6 +164,24 @@ void assign_version_tag(PyTypeObject* type) {
 #endif
 }
 
+// Every object slot of the instances, from the member tables of the heap types in the MRO (the
+// table a heap type carries after its PyHeapTypeObject, sized by its metaclass's tp_basicsize).
+void collect_object_slots(PyTypeObject* type, ClassLayout* layout) {
+    PyObject* mro = type->tp_mro;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
+        auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
+        if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            continue;
+        }
+        auto* members = reinterpret_cast<PyMemberDef*>(reinterpret_cast<char*>(base) + Py_TYPE(base)->tp_basicsize);
+        for (Py_ssize_t m = 0; m < Py_SIZE(base); ++m) {
+            if (members[m].type == T_OBJECT_EX && members[m].offset != type->tp_dictoffset) {
+                layout->object_slots.push_back(members[m].offset);
+            }
+        }
+    }
+}
+
 // Build the table from `describe(cls, root)`.
 int finalize(PyTypeObject* type, ClassLayout* layout) {
     layout->clear_fields();
@@ -170,15 +189,16 @@ int finalize(PyTypeObject* type, ClassLayout* layout) {
     if (info == nullptr) {
         return -1;
     }
-    PyObject *is_dataclass, *names, *first_required, *native, *qualname, *own_to_tuple;
-    if (!PyArg_ParseTuple(info, "OO!OOUO", &is_dataclass, &PyTuple_Type, &names, &first_required, &native,
-                          &qualname, &own_to_tuple)) {
+    PyObject *is_dataclass, *names, *first_required, *native, *qualname, *own_to_tuple, *plain_copy;
+    if (!PyArg_ParseTuple(info, "OO!OOUOO", &is_dataclass, &PyTuple_Type, &names, &first_required, &native,
+                          &qualname, &own_to_tuple, &plain_copy)) {
         Py_DECREF(info);
         return -1;
     }
     layout->is_dataclass = PyObject_IsTrue(is_dataclass) == 1;
     layout->first_required = PyObject_IsTrue(first_required) == 1;
     layout->native_to_tuple = PyObject_IsTrue(own_to_tuple) == 1;
+    layout->plain_copy = PyObject_IsTrue(plain_copy) == 1;
     layout->init_qualname = Py_NewRef(qualname);
     bool all_in_slots = true;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); ++i) {
@@ -191,20 +211,18 @@ int finalize(PyTypeObject* type, ClassLayout* layout) {
         }
         PyUnicode_InternInPlace(&name);
         Py_ssize_t offset = find_slot(type, name);
-        if (offset < 0) {
-            all_in_slots = false;  // declared after class creation: it stays in __dict__
-            Py_DECREF(name);
-            continue;
-        }
+        all_in_slots = all_in_slots && offset >= 0;
         layout->fields.push_back(Field{name, offset});
     }
     layout->fields_in_slots = all_in_slots;
     layout->mode = (all_in_slots && PyObject_IsTrue(native) == 1) ? BuildMode::Native : BuildMode::Generic;
     Py_DECREF(info);
     if (!all_in_slots) {
-        // Keep the fields in one store: with some in __dict__, all of them are.
-        layout->clear_fields();
-        layout->init_qualname = Py_NewRef(qualname);
+        // A field declared after class creation has no slot: then every field stays in __dict__, so
+        // that the attributes keep one store.
+        for (Field& field : layout->fields) {
+            field.offset = -1;
+        }
     } else if (install_field_descriptors(type, layout) < 0) {
         return -1;
     }
@@ -239,7 +257,9 @@ PyObject* meta_new(PyTypeObject* meta, PyObject* args, PyObject* kwds) {
         status = user_list == nullptr ? -1 : PyList_SetSlice(slots, 0, 0, user_list);
         Py_XDECREF(user_list);
     } else if (is_root) {
-        PyObject* dict_and_weakref = Py_BuildValue("[ss]", "__dict__", "__weakref__");
+        // Extra attributes go to a plain dict slot (tp_dictoffset), not CPython's managed dict: the
+        // lifecycle functions free it with public API only.
+        PyObject* dict_and_weakref = Py_BuildValue("[ss]", kExtrasSlot, "__weakref__");
         status = dict_and_weakref == nullptr ? -1 : PyList_SetSlice(slots, 0, 0, dict_and_weakref);
         Py_XDECREF(dict_and_weakref);
     }
@@ -305,24 +325,32 @@ PyObject* meta_new(PyTypeObject* meta, PyObject* args, PyObject* kwds) {
         Py_DECREF(cls);
         return nullptr;
     }
+    if (is_root) {
+        PyObject* extras = PyDict_GetItemString(dict, kExtrasSlot);  // borrowed
+        if (extras == nullptr || Py_TYPE(extras) != &PyMemberDescr_Type || PyList_Append(hidden, PyUnicode_FromString(kExtrasSlot)) < 0) {
+            Py_DECREF(hidden);
+            Py_DECREF(cls);
+            PyErr_SetString(PyExc_TypeError, "OutputMeta could not lay out the root class");
+            return nullptr;
+        }
+        type->tp_dictoffset = reinterpret_cast<PyMemberDescrObject*>(extras)->d_member->offset;
+    }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hidden); ++i) {
         PyDict_DelItem(dict, PyList_GET_ITEM(hidden, i));
     }
     Py_DECREF(hidden);
+    collect_object_slots(type, layout);
+    type->tp_dealloc = output_dealloc;
+    type->tp_traverse = output_traverse;
+    type->tp_clear = output_clear;
     if (user_slots == nullptr) {
         PyDict_DelItemString(dict, "__slots__");
     } else {
         PyDict_SetItemString(dict, "__slots__", user_slots);
     }
     PyType_Modified(type);
-    type->tp_alloc = [](PyTypeObject* t, Py_ssize_t nitems) -> PyObject* {
-        // Every instance, however it is made (dict.__new__, copy, Dynamo), sees descriptors that
-        // match the current fields.
-        if (ready_layout(t) == nullptr) {
-            return nullptr;
-        }
-        return PyType_GenericAlloc(t, nitems);
-    };
+    type->tp_alloc = output_alloc;
+    type->tp_free = output_free;
     install_native_slots(type);
     return cls;
 }
@@ -339,6 +367,9 @@ void meta_dealloc(PyObject* cls) {
     auto* meta_obj = reinterpret_cast<OutputMetaObject*>(cls);
     ClassLayout* layout = meta_obj->layout;
     meta_obj->layout = nullptr;
+    if (layout != nullptr) {
+        drain_free_list(layout);
+    }
     delete layout;
     PyType_Type.tp_dealloc(cls);
 }
@@ -376,7 +407,8 @@ int ready_meta_type() {
     return PyType_Ready(&t);
 }
 
-int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_field, PyObject* is_tensor_fn) {
+int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_field, PyObject* is_tensor_fn,
+                 PyObject* copy_by_reduce) {
     if (!is_output_class(root)) {
         PyErr_SetString(PyExc_TypeError, "install() needs a class created by OutputMeta");
         return -1;
@@ -394,33 +426,28 @@ int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_fiel
         PyErr_SetString(PyExc_TypeError, "the root class must define __getitem__, __setitem__ and __delitem__");
         return -1;
     }
-    PyObject* to_tuple = PyDescr_NewMethod(type, &to_tuple_def);
-    PyObject* setattr = PyDescr_NewMethod(type, &setattr_def);
+    // Assigned through type.__setattr__ so that CPython re-derives tp_setattro from __setattr__.
+    for (PyMethodDef* def : {&to_tuple_def, &setattr_def, &reduce_def, &setstate_def, &copy_def}) {
+        PyObject* descr = PyDescr_NewMethod(type, def);
+        int status = descr == nullptr ? -1 : PyObject_SetAttrString(root, def->ml_name, descr);
+        Py_XDECREF(descr);
+        if (status < 0) {
+            return -1;
+        }
+    }
+    // type.__setattr__ refuses the name __dict__: write it into the class dict directly.
     PyObject* dict_descr = PyDescr_NewGetSet(type, &dict_getset_def);
-    int status = (to_tuple && setattr && dict_descr) ? 0 : -1;
-    // Assigned through type.__setattr__ so that CPython re-derives tp_setattro from __setattr__;
-    // __dict__ is written into the class dict directly (type.__setattr__ refuses that name).
-    if (status == 0) {
-        status = PyObject_SetAttrString(root, "to_tuple", to_tuple);
-    }
-    if (status == 0) {
-        status = PyObject_SetAttrString(root, "__setattr__", setattr);
-    }
-    if (status == 0) {
-        status = PyDict_SetItemString(dict, "__dict__", dict_descr);
-        PyType_Modified(type);
-    }
-    Py_XDECREF(setattr);
+    int status = dict_descr == nullptr ? -1 : PyDict_SetItemString(dict, "__dict__", dict_descr);
     Py_XDECREF(dict_descr);
     if (status < 0) {
-        Py_XDECREF(to_tuple);
         return -1;
     }
+    PyType_Modified(type);
     hooks.root = Py_NewRef(root);
     hooks.describe = Py_NewRef(describe);
     hooks.expand_first_field = Py_NewRef(expand_first_field);
     hooks.is_tensor = Py_NewRef(is_tensor_fn);
-    hooks.to_tuple_descr = to_tuple;
+    hooks.copy_by_reduce = Py_NewRef(copy_by_reduce);
     install_native_slots(type);
     return 0;
 }

@@ -16,7 +16,7 @@ namespace fastoutput {
 // A field as the native constructor and `__dict__` see it.
 struct Field {
     PyObject* name;       // owned, interned
-    Py_ssize_t offset;    // byte offset of its slot in the instance
+    Py_ssize_t offset;    // byte offset of its slot in the instance; -1: the field lives in __dict__
 };
 
 // How instances of a class are constructed.
@@ -29,13 +29,22 @@ enum class BuildMode {
 struct ClassLayout {
     // Hidden slots this class declared at creation: one per annotation of its own body.
     std::vector<Field> own_slots;
+    // Offsets of every object slot of an instance (fields of all bases, user __slots__), except the
+    // extra-attribute dict at tp_dictoffset. Fixed at class creation.
+    std::vector<Py_ssize_t> object_slots;
+
+    // Recently freed instances, reused by the allocator (like CPython's tuple and list free lists).
+    static constexpr int kFreeListSize = 32;
+    PyObject* free_list[kFreeListSize] = {};
+    int free_count = 0;
 
     // Valid while `version_tag` equals the type's tp_version_tag (any class change resets that).
     bool finalized = false;
     unsigned int version_tag = 0;
     bool is_dataclass = false;
-    bool fields_in_slots = false;  // every field has a slot (so `__dict__` is synthesised)
+    bool fields_in_slots = false;  // every field has a slot (else all of them live in __dict__)
     bool native_to_tuple = true;   // the class's to_tuple is the core's
+    bool plain_copy = false;       // __reduce__, __setstate__, __copy__ are the core's
     BuildMode mode = BuildMode::Generic;
     bool first_required = false;
     std::vector<Field> fields;     // dataclass fields, in order
@@ -62,7 +71,7 @@ struct Hooks {
     PyObject* describe = nullptr;            // describe(cls, root) -> tuple | None
     PyObject* expand_first_field = nullptr;  // expand_first_field(self, name, value)
     PyObject* is_tensor = nullptr;           // is_tensor(value) -> bool
-    PyObject* to_tuple_descr = nullptr;      // the core's to_tuple method descriptor
+    PyObject* copy_by_reduce = nullptr;      // copy_by_reduce(obj): copy.copy through __reduce_ex__
 };
 extern Hooks hooks;
 
@@ -82,13 +91,23 @@ inline PyObject** slot_of(PyObject* self, const Field& field) {
 PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nargsf, PyObject* kwnames);
 PyObject* subscript(PyObject* self, PyObject* key);
 int ass_subscript(PyObject* self, PyObject* key, PyObject* value);
+PyObject* empty_tuple();  // borrowed
 extern PyMethodDef to_tuple_def;
+extern PyMethodDef reduce_def;
+extern PyMethodDef setstate_def;
+extern PyMethodDef copy_def;
 extern PyMethodDef setattr_def;
 extern PyGetSetDef dict_getset_def;
 bool is_tensor(PyObject* value, int* error);
-void clear_tensor_types();
+void output_dealloc(PyObject* self);
+PyObject* output_alloc(PyTypeObject* type, Py_ssize_t nitems);
+void output_free(void* self);
+void drain_free_list(ClassLayout* layout);
+int output_traverse(PyObject* self, visitproc visit, void* arg);
+int output_clear(PyObject* self);
 
 // Installs the native paths on `root`, the Python-defined ModelOutput. Returns 0, or -1 with an error.
-int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_field, PyObject* is_tensor);
+int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_field, PyObject* is_tensor,
+                 PyObject* copy_by_reduce);
 
 }  // namespace fastoutput

@@ -9,6 +9,7 @@ subtle, so it is done here, once per class version, in ``describe``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 from collections.abc import Callable
@@ -39,12 +40,23 @@ def _dataclass_init(cls: type, names: tuple[str, ...]) -> Any:
     return None
 
 
+# Methods that decide what copy.copy and pickle do; a class overriding any of them copies the slow way.
+_COPY_PROTOCOL = ("__reduce__", "__reduce_ex__", "__setstate__", "__getstate__", "__copy__")
+
+
+def copy_by_reduce(obj: Any) -> Any:
+    """What copy.copy does for a class without __copy__: rebuild from ``__reduce_ex__(4)``."""
+    return copy._reconstruct(obj, None, *obj.__reduce_ex__(4))  # type: ignore[attr-defined]
+
+
 def describe(cls: type, root: type) -> tuple[Any, ...]:
     """What the core needs to know about ``cls``: ``(is a dataclass, field names, first field
-    required, native constructor allowed, __init__ qualname, to_tuple is the core's)``."""
+    required, native constructor allowed, __init__ qualname, to_tuple is the core's, copy protocol is
+    the core's)``."""
     own_to_tuple = cls.to_tuple is root.to_tuple  # type: ignore[attr-defined]
+    plain_copy = all(getattr(cls, name) is getattr(root, name) for name in _COPY_PROTOCOL)
     if not dataclasses.is_dataclass(cls):
-        return False, (), False, False, f"{cls.__qualname__}.__init__", own_to_tuple
+        return False, (), False, False, f"{cls.__qualname__}.__init__", own_to_tuple, plain_copy
     fields = dataclasses.fields(cls)
     names = tuple(field.name for field in fields)
     init = _dataclass_init(cls, names)
@@ -61,14 +73,14 @@ def describe(cls: type, root: type) -> tuple[Any, ...]:
         and (frozen or cls.__setattr__ is root.__setattr__)
     )
     qualname = init.__qualname__ if init is not None else f"{cls.__qualname__}.__init__"
-    return True, names, first_required, native, qualname, own_to_tuple
+    return True, names, first_required, native, qualname, own_to_tuple, plain_copy
 
 
 def accelerate(root: type, expand_first_field: Callable[..., None]) -> None:
     python_to_tuple = root.__dict__["to_tuple"]
     python_setattr = root.__dict__["__setattr__"]
     assert core is not None
-    core.install(root, describe, expand_first_field, is_tensor)
+    core.install(root, describe, expand_first_field, is_tensor, copy_by_reduce)
     _torch.register_class(root)
 
     def add_stand_ins(dynamo: types.ModuleType) -> None:

@@ -1,0 +1,145 @@
+// Pickling and copying: __reduce__, __setstate__ and __copy__.
+//
+// The reduction is transformers': (class, field attributes in field order, attribute dict or None,
+// None, iterator over the items). Loading calls the class, replays the items through item set and
+// applies the state; copy applies the state first, then the items. __copy__ takes a shortcut when the
+// two stores agree (the dict part is exactly the fields that are not None, in field order, with the
+// same objects, and there are no extra attributes): then the copy is simply a construction from the
+// field values. Otherwise it follows the reduce protocol, as copy.copy would.
+#include "output_meta.h"
+
+namespace fastoutput {
+
+namespace {
+
+// The instance's attribute dict as a new dict (fields first, then extras), or None when empty.
+PyObject* state_of(PyObject* self) {
+    PyObject* attributes = PyObject_GetAttrString(self, "__dict__");
+    if (attributes == nullptr || !PyDict_Check(attributes)) {
+        return attributes;
+    }
+    if (PyDict_GET_SIZE(attributes) == 0) {
+        Py_DECREF(attributes);
+        Py_RETURN_NONE;
+    }
+    PyObject* copy = PyDict_Copy(attributes);  // the base class hands out its live dict
+    Py_DECREF(attributes);
+    return copy;
+}
+
+PyObject* field_values(PyObject* self, const ClassLayout& layout) {
+    PyObject* values = PyTuple_New(static_cast<Py_ssize_t>(layout.fields.size()));
+    for (std::size_t i = 0; values != nullptr && i < layout.fields.size(); ++i) {
+        PyObject* value = PyObject_GetAttr(self, layout.fields[i].name);
+        if (value == nullptr) {
+            Py_CLEAR(values);
+        } else {
+            PyTuple_SET_ITEM(values, static_cast<Py_ssize_t>(i), value);
+        }
+    }
+    return values;
+}
+
+PyObject* reduce(PyObject* self, PyObject* /*unused*/) {
+    ClassLayout* layout = ready_layout(Py_TYPE(self));
+    if (layout == nullptr) {
+        return nullptr;
+    }
+    PyObject* state = state_of(self);
+    PyObject* items = state == nullptr ? nullptr : PyObject_CallMethod(self, "items", nullptr);
+    PyObject* item_iterator = items == nullptr ? nullptr : PyObject_GetIter(items);
+    Py_XDECREF(items);
+    PyObject* args = nullptr;
+    if (item_iterator != nullptr) {
+        args = layout->is_dataclass ? field_values(self, *layout) : PyTuple_New(0);
+    }
+    if (args == nullptr) {
+        Py_XDECREF(state);
+        Py_XDECREF(item_iterator);
+        return nullptr;
+    }
+    return Py_BuildValue("(ONNON)", reinterpret_cast<PyObject*>(Py_TYPE(self)), args, state, Py_None, item_iterator);
+}
+
+PyObject* setstate(PyObject* self, PyObject* state) {
+    PyObject* items = PyMapping_Items(state);
+    if (items == nullptr) {
+        return nullptr;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); ++i) {
+        PyObject* pair = PyList_GET_ITEM(items, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            PyObject_GenericSetAttr(self, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "state items must be (name, value) pairs");
+            }
+            Py_DECREF(items);
+            return nullptr;
+        }
+    }
+    Py_DECREF(items);
+    Py_RETURN_NONE;
+}
+
+// True if `self` looks exactly as constructing it from its field values would leave it.
+bool stores_agree(PyObject* self, const ClassLayout& layout) {
+    PyObject* extras = *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(self) + Py_TYPE(self)->tp_dictoffset);
+    if (extras != nullptr && PyDict_GET_SIZE(extras) != 0) {
+        return false;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    bool others_unset = true;
+    for (std::size_t i = 0; i < layout.fields.size(); ++i) {
+        PyObject* field_value = *slot_of(self, layout.fields[i]);
+        if (field_value == nullptr) {
+            return false;
+        }
+        if (field_value == Py_None) {
+            continue;
+        }
+        others_unset = others_unset && i == 0;
+        if (!PyDict_Next(self, &pos, &key, &value) || key != layout.fields[i].name || value != field_value) {
+            return false;
+        }
+    }
+    if (PyDict_Next(self, &pos, &key, &value)) {
+        return false;  // a key beyond the fields
+    }
+    // Only the first field set: rebuilding would re-apply the first-field rule, so take the long way.
+    return !(others_unset && *slot_of(self, layout.fields[0]) != Py_None);
+}
+
+PyObject* copy_method(PyObject* self, PyObject* /*unused*/) {
+    PyTypeObject* type = Py_TYPE(self);
+    ClassLayout* layout = ready_layout(type);
+    if (layout == nullptr) {
+        return nullptr;
+    }
+    if (!layout->plain_copy || layout->mode != BuildMode::Native || layout->fields.empty() ||
+        !stores_agree(self, *layout)) {
+        return PyObject_CallOneArg(hooks.copy_by_reduce, self);
+    }
+    PyObject* copy = PyDict_Type.tp_new(type, empty_tuple(), nullptr);
+    if (copy == nullptr) {
+        return nullptr;
+    }
+    for (const Field& field : layout->fields) {
+        PyObject* value = *slot_of(self, field);
+        *slot_of(copy, field) = Py_NewRef(value);
+        if (value != Py_None && PyDict_SetItem(copy, field.name, value) < 0) {
+            Py_DECREF(copy);
+            return nullptr;
+        }
+    }
+    return copy;
+}
+
+}  // namespace
+
+PyMethodDef reduce_def = {"__reduce__", reduce, METH_NOARGS,
+                          "(class, field values, attributes, None, items): what pickle and copy rebuild from."};
+PyMethodDef setstate_def = {"__setstate__", setstate, METH_O, "Restore attributes from a reduced state."};
+PyMethodDef copy_def = {"__copy__", copy_method, METH_NOARGS, "Shallow copy, as copy.copy through __reduce__."};
+
+}  // namespace fastoutput
