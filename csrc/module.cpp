@@ -36,5 +36,19 @@ PYBIND11_MODULE(_core, m) {
         py::arg("root"), py::arg("describe"), py::arg("expand_first_field"), py::arg("is_tensor"),
         py::arg("copy_by_reduce"),
         "Install the native paths on the root output class (called once by fastoutput).");
+    m.def(
+        "build_mode",
+        [](py::handle cls) -> const char* {
+            if (!PyObject_TypeCheck(cls.ptr(), &fastoutput::OutputMeta_Type)) {
+                throw py::type_error("build_mode() needs a fastoutput class");
+            }
+            fastoutput::ClassLayout* layout = fastoutput::ready_layout(reinterpret_cast<PyTypeObject*>(cls.ptr()));
+            if (layout == nullptr) {
+                throw py::error_already_set();
+            }
+            return layout->mode == fastoutput::BuildMode::Native ? "native" : "generic";
+        },
+        py::arg("cls"),
+        "How instances of cls are built: 'native' (the C++ constructor) or 'generic' (its Python __init__).");
     m.attr("__version__") = FASTOUTPUT_VERSION_STRING(VERSION_INFO);
 }
