@@ -160,7 +160,7 @@ class BaseModelOutputWithPastAndCrossAttentions(ModelOutput):
 
 @dataclass
 class MoECausalLMOutputWithPast(ModelOutput):
-    """Language-modelling output of a mixture-of-experts decoder, with router z-loss, auxiliary loss and router logits."""
+    """Language-modelling output of a mixture-of-experts decoder, with router z-loss and auxiliary loss."""
 
     loss: Optional[torch.FloatTensor] = None
     logits: Optional[torch.FloatTensor] = None
@@ -233,9 +233,11 @@ class Seq2SeqModelOutput(ModelOutput):
 
 
 class MultimodalModelOutput(ModelOutput):
-    """Base of the multimodal outputs. It is not a dataclass itself; its subclasses end with the
-    ``image_outputs``, ``video_outputs`` and ``audio_outputs`` fields, and ``to_tuple()`` flattens
-    those nested outputs into tuples of their own."""
+    """Base of the multimodal outputs (not a dataclass itself: instantiate a subclass).
+
+    The subclasses end with the ``image_outputs``, ``video_outputs`` and ``audio_outputs`` fields;
+    ``to_tuple()`` turns each of those nested outputs into a tuple of its own.
+    """
 
     def to_tuple(self) -> tuple[Any, ...]:
         """The values that are set, in key order, each modality output turned into its own tuple."""
@@ -246,7 +248,7 @@ class MultimodalModelOutput(ModelOutput):
 
 @dataclass
 class MultimodalBaseModelOutputWithPast(MultimodalModelOutput):
-    """Output of a multimodal backbone: language-model states and cache plus the per-modality encoder outputs."""
+    """Multimodal backbone output: language-model states and cache, plus each modality's encoder output."""
 
     last_hidden_state: Optional[torch.FloatTensor] = None
     past_key_values: Optional[Cache] = None
@@ -388,7 +390,7 @@ class Seq2SeqLMOutput(ModelOutput):
 
 @dataclass
 class Seq2SeqMoEOutput(ModelOutput):
-    """Language-modelling output of an encoder-decoder mixture of experts, with each half's router losses and logits."""
+    """Language-modelling output of an encoder-decoder mixture of experts, with both halves' router losses."""
 
     loss: Optional[torch.FloatTensor] = None
     logits: Optional[torch.FloatTensor] = None
@@ -638,8 +640,11 @@ class SampleTSPredictionOutput(ModelOutput):
 
 @dataclass
 class MaskedImageModelingOutput(ModelOutput):
-    """Output of a masked image modelling head: the reconstructed pixel values. The deprecated
-    ``logits`` property still reads ``reconstruction``, with a ``FutureWarning``."""
+    """Output of a masked image modelling head: the reconstructed pixel values.
+
+    The deprecated ``logits`` property (not a field) still reads ``reconstruction``, with a
+    ``FutureWarning``.
+    """
 
     loss: Optional[torch.FloatTensor] = None
     reconstruction: Optional[torch.FloatTensor] = None

@@ -1,0 +1,18 @@
+"""Type stub of the native core (``csrc/``); fastoutput itself reaches it only through ``_compat``."""
+
+from collections.abc import Callable
+from typing import Any
+
+__version__: str
+
+class OutputMeta(type):
+    """Metaclass of every output class: native field slots, constructor and accessors."""
+
+def install(
+    root: type,
+    describe: Callable[[type, type], tuple[Any, ...] | None],
+    expand_first_field: Callable[[Any, str, Any], None],
+    is_tensor: Callable[[Any], bool],
+    copy_by_reduce: Callable[[Any], Any],
+) -> None:
+    """Install the native paths on the root output class (called once by fastoutput)."""
