@@ -10,9 +10,12 @@ class OutputMeta(type):
 
 def install(
     root: type,
-    describe: Callable[[type, type], tuple[Any, ...] | None],
+    describe: Callable[[type, type], tuple[Any, ...]],
     expand_first_field: Callable[[Any, str, Any], None],
     is_tensor: Callable[[Any], bool],
     copy_by_reduce: Callable[[Any], Any],
 ) -> None:
     """Install the native paths on the root output class (called once by fastoutput)."""
+
+def build_mode(cls: type) -> str:
+    """How instances of cls are built: 'native' (the C++ constructor) or 'generic' (its __init__)."""
