@@ -100,28 +100,22 @@ PyObject* setattr_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs
     Py_RETURN_NONE;
 }
 
-// vars(out): the fields (from their slots, in field order), then the extra attributes.
+// vars(out) with fields in slots: a dict of the attributes whose writes go back to `self`.
 PyObject* dict_get(PyObject* self, void* /*closure*/) {
     ClassLayout* layout = ready_layout(Py_TYPE(self));
     if (layout == nullptr) {
         return nullptr;
     }
-    PyObject* extras = PyObject_GenericGetDict(self, nullptr);
-    if (extras == nullptr || !layout->fields_in_slots || layout->fields.empty()) {
-        return extras;
+    if (!layout->fields_in_slots || layout->fields.empty()) {
+        return PyObject_GenericGetDict(self, nullptr);  // every attribute is in the real dict
     }
-    PyObject* result = PyDict_New();
-    for (const Field& field : layout->fields) {
-        PyObject* value = *slot_of(self, field);
-        if (result != nullptr && value != nullptr && PyDict_SetItem(result, field.name, value) < 0) {
-            Py_CLEAR(result);
-        }
+    PyObject* snapshot = attributes_snapshot(self);
+    if (snapshot == nullptr) {
+        return nullptr;
     }
-    if (result != nullptr && PyDict_Update(result, extras) < 0) {
-        Py_CLEAR(result);
-    }
-    Py_DECREF(extras);
-    return result;
+    PyObject* view = PyObject_CallFunctionObjArgs(hooks.attribute_dict, self, snapshot, nullptr);
+    Py_DECREF(snapshot);
+    return view;
 }
 
 int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
@@ -156,6 +150,29 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
 }
 
 }  // namespace
+
+// The attributes as a new dict: fields (from their slots, in field order), then extra attributes.
+PyObject* attributes_snapshot(PyObject* self) {
+    ClassLayout* layout = ready_layout(Py_TYPE(self));
+    if (layout == nullptr) {
+        return nullptr;
+    }
+    PyObject* extras = *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(self) + Py_TYPE(self)->tp_dictoffset);
+    if (!layout->fields_in_slots) {
+        return extras == nullptr ? PyDict_New() : PyDict_Copy(extras);
+    }
+    PyObject* result = PyDict_New();
+    for (const Field& field : layout->fields) {
+        PyObject* value = *slot_of(self, field);
+        if (result != nullptr && value != nullptr && PyDict_SetItem(result, field.name, value) < 0) {
+            Py_CLEAR(result);
+        }
+    }
+    if (result != nullptr && extras != nullptr && PyDict_Update(result, extras) < 0) {
+        Py_CLEAR(result);
+    }
+    return result;
+}
 
 PyObject* subscript(PyObject* self, PyObject* key) {
     if (PyUnicode_Check(key)) {

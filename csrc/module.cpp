@@ -27,14 +27,14 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "install",
         [](py::handle root, py::handle describe, py::handle expand_first_field, py::handle is_tensor,
-           py::handle copy_by_reduce) {
+           py::handle copy_by_reduce, py::handle attribute_dict) {
             if (fastoutput::install_root(root.ptr(), describe.ptr(), expand_first_field.ptr(), is_tensor.ptr(),
-                                         copy_by_reduce.ptr()) < 0) {
+                                         copy_by_reduce.ptr(), attribute_dict.ptr()) < 0) {
                 throw py::error_already_set();
             }
         },
         py::arg("root"), py::arg("describe"), py::arg("expand_first_field"), py::arg("is_tensor"),
-        py::arg("copy_by_reduce"),
+        py::arg("copy_by_reduce"), py::arg("attribute_dict"),
         "Install the native paths on the root output class (called once by fastoutput).");
     m.def(
         "build_mode",

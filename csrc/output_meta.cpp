@@ -408,7 +408,7 @@ int ready_meta_type() {
 }
 
 int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_field, PyObject* is_tensor_fn,
-                 PyObject* copy_by_reduce) {
+                 PyObject* copy_by_reduce, PyObject* attribute_dict) {
     if (!is_output_class(root)) {
         PyErr_SetString(PyExc_TypeError, "install() needs a class created by OutputMeta");
         return -1;
@@ -448,6 +448,7 @@ int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_fiel
     hooks.expand_first_field = Py_NewRef(expand_first_field);
     hooks.is_tensor = Py_NewRef(is_tensor_fn);
     hooks.copy_by_reduce = Py_NewRef(copy_by_reduce);
+    hooks.attribute_dict = Py_NewRef(attribute_dict);
     install_native_slots(type);
     return 0;
 }

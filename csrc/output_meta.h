@@ -72,6 +72,7 @@ struct Hooks {
     PyObject* expand_first_field = nullptr;  // expand_first_field(self, name, value)
     PyObject* is_tensor = nullptr;           // is_tensor(value) -> bool
     PyObject* copy_by_reduce = nullptr;      // copy_by_reduce(obj): copy.copy through __reduce_ex__
+    PyObject* attribute_dict = nullptr;      // attribute_dict(obj, attributes): vars(obj), writing through
 };
 extern Hooks hooks;
 
@@ -90,6 +91,7 @@ inline PyObject** slot_of(PyObject* self, const Field& field) {
 // Defined in their own files; wired up in output_meta.cpp / module.cpp.
 PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nargsf, PyObject* kwnames);
 PyObject* subscript(PyObject* self, PyObject* key);
+PyObject* attributes_snapshot(PyObject* self);  // a new dict: fields in order, then extra attributes
 int ass_subscript(PyObject* self, PyObject* key, PyObject* value);
 PyObject* empty_tuple();  // borrowed
 extern PyMethodDef to_tuple_def;
@@ -108,6 +110,6 @@ int output_clear(PyObject* self);
 
 // Installs the native paths on `root`, the Python-defined ModelOutput. Returns 0, or -1 with an error.
 int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_field, PyObject* is_tensor,
-                 PyObject* copy_by_reduce);
+                 PyObject* copy_by_reduce, PyObject* attribute_dict);
 
 }  // namespace fastoutput

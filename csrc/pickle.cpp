@@ -12,19 +12,14 @@ namespace fastoutput {
 
 namespace {
 
-// The instance's attribute dict as a new dict (fields first, then extras), or None when empty.
+// The attributes as a new dict (fields first, then extras), or None when there are none.
 PyObject* state_of(PyObject* self) {
-    PyObject* attributes = PyObject_GetAttrString(self, "__dict__");
-    if (attributes == nullptr || !PyDict_Check(attributes)) {
-        return attributes;
-    }
-    if (PyDict_GET_SIZE(attributes) == 0) {
+    PyObject* attributes = attributes_snapshot(self);
+    if (attributes != nullptr && PyDict_GET_SIZE(attributes) == 0) {
         Py_DECREF(attributes);
         Py_RETURN_NONE;
     }
-    PyObject* copy = PyDict_Copy(attributes);  // the base class hands out its live dict
-    Py_DECREF(attributes);
-    return copy;
+    return attributes;
 }
 
 PyObject* field_values(PyObject* self, const ClassLayout& layout) {

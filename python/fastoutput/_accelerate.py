@@ -49,6 +49,54 @@ def copy_by_reduce(obj: Any) -> Any:
     return copy._reconstruct(obj, None, *obj.__reduce_ex__(4))  # type: ignore[attr-defined]
 
 
+class AttributeDict(dict):  # type: ignore[type-arg]
+    """``vars(out)`` when the fields live in native slots: a dict of the attributes whose writes
+    (``vars(out)[name] = v``, ``del``, ``update``...) are applied to the output, as writes to a real
+    instance ``__dict__`` would be. Dynamo relies on this when it replays attribute assignments."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: Any, attributes: dict[str, Any]) -> None:
+        dict.__init__(self, attributes)
+        self._owner = owner
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        object.__setattr__(self._owner, name, value)
+        dict.__setitem__(self, name, value)
+
+    def __delitem__(self, name: str) -> None:
+        object.__delattr__(self._owner, name)
+        dict.__delitem__(self, name)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+    def pop(self, name: str, *default: Any) -> Any:
+        if name not in self and default:
+            return default[0]
+        value = self[name]
+        del self[name]
+        return value
+
+    def popitem(self) -> tuple[str, Any]:
+        name = next(reversed(self))
+        return name, self.pop(name)
+
+    def clear(self) -> None:
+        for name in list(self):
+            del self[name]
+
+    def __ior__(self, other: Any) -> AttributeDict:
+        self.update(other)
+        return self
+
+
 def describe(cls: type, root: type) -> tuple[Any, ...]:
     """What the core needs to know about ``cls``: ``(is a dataclass, field names, first field
     required, native constructor allowed, __init__ qualname, to_tuple is the core's, copy protocol is
@@ -80,7 +128,7 @@ def accelerate(root: type, expand_first_field: Callable[..., None]) -> None:
     python_to_tuple = root.__dict__["to_tuple"]
     python_setattr = root.__dict__["__setattr__"]
     assert core is not None
-    core.install(root, describe, expand_first_field, is_tensor, copy_by_reduce)
+    core.install(root, describe, expand_first_field, is_tensor, copy_by_reduce, AttributeDict)
     _torch.register_class(root)
 
     def add_stand_ins(dynamo: types.ModuleType) -> None:

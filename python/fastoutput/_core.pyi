@@ -14,6 +14,7 @@ def install(
     expand_first_field: Callable[[Any, str, Any], None],
     is_tensor: Callable[[Any], bool],
     copy_by_reduce: Callable[[Any], Any],
+    attribute_dict: Callable[[Any, dict[str, Any]], dict[str, Any]],
 ) -> None:
     """Install the native paths on the root output class (called once by fastoutput)."""
 
