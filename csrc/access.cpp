@@ -5,6 +5,8 @@
 // exactly as transformers 5.x does, including the cases where they drift apart.
 #include "output_meta.h"
 
+#include <vector>  // std::vector
+
 namespace fastoutput {
 
 namespace {
@@ -26,7 +28,82 @@ PyObject* values_tuple(PyObject* self) {
     return result;
 }
 
-PyObject* to_tuple(PyObject* self, PyObject* /*unused*/) { return values_tuple(self); }
+// Binds the arguments of a method written in Python as `def <qualname>(self, <params>)` (no
+// defaults), with the messages CPython would give it. `out` receives borrowed references.
+int bind_method_args(const char* qualname, const std::vector<const char*>& params, PyObject* const* args,
+                     Py_ssize_t nargs, PyObject* kwnames, PyObject** out) {
+    const Py_ssize_t nparams = static_cast<Py_ssize_t>(params.size());
+    for (Py_ssize_t i = 0; i < nparams; ++i) {
+        out[i] = i < nargs ? args[i] : nullptr;
+    }
+    const Py_ssize_t nkeywords = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t j = 0; j < nkeywords; ++j) {
+        PyObject* keyword = PyTuple_GET_ITEM(kwnames, j);
+        Py_ssize_t index = -1;
+        for (Py_ssize_t i = 0; i < nparams && index < 0; ++i) {
+            if (PyUnicode_CompareWithASCIIString(keyword, params[i]) == 0) {
+                index = i;
+            }
+        }
+        if (index < 0) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%S'", qualname, keyword);
+            return -1;
+        }
+        if (out[index] != nullptr) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%S'", qualname, keyword);
+            return -1;
+        }
+        out[index] = args[nargs + j];
+    }
+    if (nargs > nparams) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd positional argument%s but %zd were given", qualname,
+                     nparams + 1, nparams == 0 ? "" : "s", nargs + 1);
+        return -1;
+    }
+    std::vector<const char*> missing;
+    for (Py_ssize_t i = 0; i < nparams; ++i) {
+        if (out[i] == nullptr) {
+            missing.push_back(params[i]);
+        }
+    }
+    if (missing.size() == 1) {
+        PyErr_Format(PyExc_TypeError, "%s() missing 1 required positional argument: '%s'", qualname, missing[0]);
+        return -1;
+    }
+    if (missing.size() == 2) {
+        PyErr_Format(PyExc_TypeError, "%s() missing 2 required positional arguments: '%s' and '%s'", qualname,
+                     missing[0], missing[1]);
+        return -1;
+    }
+    return 0;
+}
+
+// out.to_tuple(): the values in key order; read through __getitem__ when a class overrides it, as
+// transformers' to_tuple does.
+PyObject* to_tuple(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    if (bind_method_args("ModelOutput.to_tuple", {}, args, nargs, kwnames, nullptr) < 0) {
+        return nullptr;
+    }
+    ClassLayout* layout = ready_layout(Py_TYPE(self));
+    if (layout == nullptr) {
+        return nullptr;
+    }
+    if (layout->native_getitem) {
+        return values_tuple(self);
+    }
+    PyObject* keys = PyDict_Keys(self);
+    PyObject* result = keys == nullptr ? nullptr : PyTuple_New(PyList_GET_SIZE(keys));
+    for (Py_ssize_t i = 0; result != nullptr && i < PyList_GET_SIZE(keys); ++i) {
+        PyObject* value = PyObject_GetItem(self, PyList_GET_ITEM(keys, i));
+        if (value == nullptr) {
+            Py_CLEAR(result);
+        } else {
+            PyTuple_SET_ITEM(result, i, value);
+        }
+    }
+    Py_XDECREF(keys);
+    return result;
+}
 
 // out[i] without building the tuple: the i-th value in key order.
 PyObject* value_at(PyObject* self, PyObject* index_obj) {
@@ -53,46 +130,23 @@ PyObject* value_at(PyObject* self, PyObject* index_obj) {
     return nullptr;
 }
 
-bool is_field(const ClassLayout& layout, PyObject* name) {
-    for (const Field& field : layout.fields) {
-        if (field.name == name) {
-            return true;
-        }
-    }
-    if (!PyUnicode_Check(name)) {
-        return false;
-    }
-    for (const Field& field : layout.fields) {
-        if (PyUnicode_Compare(field.name, name) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 // obj.name = value: a declared field that is not None is stored as a key too (appended if new);
 // instances of the base class only update keys that exist.
-PyObject* setattr_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "expected 2 arguments, got %zd", nargs);
+PyObject* setattr_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* bound[2];
+    if (bind_method_args("ModelOutput.__setattr__", {"name", "value"}, args, nargs, kwnames, bound) < 0) {
         return nullptr;
     }
-    PyObject* name = args[0];
-    PyObject* value = args[1];
-    if (value != Py_None) {
-        ClassLayout* layout = ready_layout(Py_TYPE(self));
-        if (layout == nullptr) {
-            return nullptr;
-        }
-        int store;
-        if (layout->is_dataclass) {
-            store = is_field(*layout, name);
-        } else {
-            store = PyDict_Contains(self, name);
-        }
-        if (store < 0 || (store == 1 && PyDict_SetItem(self, name, value) < 0)) {
-            return nullptr;
-        }
+    PyObject* name = bound[0];
+    PyObject* value = bound[1];
+    ClassLayout* layout = ready_layout(Py_TYPE(self));
+    if (layout == nullptr) {
+        return nullptr;
+    }
+    // Membership is tested first, whatever the value, as transformers does (an unhashable name fails).
+    const int store = layout->is_dataclass ? is_field(*layout, name) : PyDict_Contains(self, name);
+    if (store < 0 || (store == 1 && value != Py_None && PyDict_SetItem(self, name, value) < 0)) {
+        return nullptr;
     }
     if (PyObject_GenericSetAttr(self, name, value) < 0) {
         return nullptr;
@@ -119,9 +173,12 @@ PyObject* dict_get(PyObject* self, void* /*closure*/) {
 }
 
 int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
-    if (value == nullptr || !PyDict_Check(value)) {
-        PyErr_Format(PyExc_TypeError, "__dict__ must be set to a dictionary, not a '%.200s'",
-                     value == nullptr ? "NoneType" : Py_TYPE(value)->tp_name);
+    if (value == nullptr) {
+        PyErr_SetString(PyExc_TypeError, "cannot delete __dict__");
+        return -1;
+    }
+    if (!PyDict_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "__dict__ must be set to a dictionary, not a '%.200s'", Py_TYPE(value)->tp_name);
         return -1;
     }
     ClassLayout* layout = ready_layout(Py_TYPE(self));
@@ -129,20 +186,32 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
     if (extras == nullptr) {
         return -1;
     }
-    for (const Field& field : layout->fields) {
-        if (field.offset < 0) {
-            break;  // no field has a slot: the whole dict is the attribute store
+    // Lookups in `value` may run Python code (str subclass keys) that rebuilds the table: walk a copy.
+    // Slot offsets never change for a class, so writing through them stays safe.
+    std::vector<Field> fields;
+    for (const Field& field : layout->fields_in_slots ? layout->fields : std::vector<Field>()) {
+        fields.push_back(Field{Py_NewRef(field.name), field.offset, Py_XNewRef(field.default_value)});
+    }
+    int status = 0;
+    for (const Field& field : fields) {
+        PyObject* field_value = status < 0 ? nullptr : PyDict_GetItemWithError(value, field.name);  // borrowed
+        if (status < 0 || (field_value == nullptr && PyErr_Occurred())) {
+            status = -1;
+            continue;
         }
-        PyObject* field_value = PyDict_GetItemWithError(value, field.name);  // borrowed
-        if (field_value == nullptr && PyErr_Occurred()) {
-            Py_DECREF(extras);
-            return -1;
-        }
-        Py_XSETREF(*slot_of(self, field), Py_XNewRef(field_value));
+        // A field missing from the new dict reads its class default, as in transformers.
+        Py_XSETREF(*slot_of(self, field), Py_XNewRef(field_value != nullptr ? field_value : field.default_value));
         if (field_value != nullptr && PyDict_DelItem(extras, field.name) < 0) {
-            Py_DECREF(extras);
-            return -1;
+            status = -1;
         }
+    }
+    for (Field& field : fields) {
+        Py_DECREF(field.name);
+        Py_XDECREF(field.default_value);
+    }
+    if (status < 0) {
+        Py_DECREF(extras);
+        return -1;
     }
     int result = PyObject_GenericSetDict(self, extras, nullptr);
     Py_DECREF(extras);
@@ -214,11 +283,13 @@ int ass_subscript(PyObject* self, PyObject* key, PyObject* value) {
     return PyObject_GenericSetAttr(self, key, value);
 }
 
-PyMethodDef to_tuple_def = {"to_tuple", to_tuple, METH_NOARGS,
+PyMethodDef to_tuple_def = {"to_tuple", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(to_tuple)),
+                            METH_FASTCALL | METH_KEYWORDS,
                             "The values that are set, in key order (nested outputs are kept as they are)."};
 
 PyMethodDef setattr_def = {"__setattr__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(setattr_method)),
-                           METH_FASTCALL, "Set an attribute; a declared field that is not None becomes a key too."};
+                           METH_FASTCALL | METH_KEYWORDS,
+                           "Set an attribute; a declared field that is not None becomes a key too."};
 
 PyGetSetDef dict_getset_def = {"__dict__", dict_get, dict_set,
                                "The attributes: fields in declaration order, then extra attributes.", nullptr};

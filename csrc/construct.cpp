@@ -42,8 +42,13 @@ PyObject* generic_call(PyObject* type, PyObject* const* args, Py_ssize_t nargs, 
     return result;
 }
 
-// Index of the field called `name`, -1 if there is none, -2 on error. Names are interned, so the
-// keywords of a call site match by pointer; other strings fall back to ==, as CPython's binding does.
+constexpr Py_ssize_t kNoField = -1;
+constexpr Py_ssize_t kError = -2;
+constexpr Py_ssize_t kSelf = -3;  // the keyword equals `self`, the generated __init__'s first parameter
+
+// Index of the field called `name`. Names are interned, so the keywords of a call site match by
+// pointer; other strings fall back to ==, in CPython's order (`self` first). == may run Python code
+// that rebuilds the table, so it compares against a private copy of the names.
 Py_ssize_t field_index(const ClassLayout& layout, PyObject* name) {
     const Py_ssize_t count = static_cast<Py_ssize_t>(layout.fields.size());
     for (Py_ssize_t i = 0; i < count; ++i) {
@@ -51,13 +56,22 @@ Py_ssize_t field_index(const ClassLayout& layout, PyObject* name) {
             return i;
         }
     }
-    for (Py_ssize_t i = 0; i < count; ++i) {
-        int equal = PyObject_RichCompareBool(name, layout.fields[i].name, Py_EQ);
+    static PyObject* self_name = PyUnicode_InternFromString("self");  // kept for the process
+    std::vector<PyObject*> names{Py_NewRef(self_name)};
+    for (const Field& field : layout.fields) {
+        names.push_back(Py_NewRef(field.name));
+    }
+    Py_ssize_t found = kNoField;
+    for (std::size_t i = 0; i < names.size() && found == kNoField; ++i) {
+        int equal = PyObject_RichCompareBool(name, names[i], Py_EQ);
         if (equal != 0) {
-            return equal < 0 ? -2 : i;
+            found = equal < 0 ? kError : (i == 0 ? kSelf : static_cast<Py_ssize_t>(i) - 1);
         }
     }
-    return -1;
+    for (PyObject* held : names) {
+        Py_DECREF(held);
+    }
+    return found;
 }
 
 void too_many_positional(const ClassLayout& layout, Py_ssize_t given) {
@@ -89,14 +103,14 @@ int bind_arguments(const ClassLayout& layout, PyObject* const* args, Py_ssize_t 
             return -1;
         }
         Py_ssize_t index = field_index(layout, name);
-        if (index == -2) {
+        if (index == kError) {
             return -1;
         }
-        if (index == -1) {
+        if (index == kNoField) {
             PyErr_Format(PyExc_TypeError, "%U() got an unexpected keyword argument '%S'", layout.init_qualname, name);
             return -1;
         }
-        if (values[index] != nullptr) {
+        if (index == kSelf || static_cast<std::size_t>(index) >= layout.fields.size() || values[index] != nullptr) {
             PyErr_Format(PyExc_TypeError, "%U() got multiple values for argument '%S'", layout.init_qualname, name);
             return -1;
         }
@@ -170,7 +184,9 @@ PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nar
     if (bind_arguments(*layout, args, nargs, kwnames, values) < 0) {
         return nullptr;
     }
+    allocating_natively = true;
     PyObject* self = PyDict_Type.tp_new(reinterpret_cast<PyTypeObject*>(type), empty_tuple(), nullptr);
+    allocating_natively = false;
     if (self == nullptr) {
         return nullptr;
     }

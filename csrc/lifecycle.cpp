@@ -71,13 +71,27 @@ PyObject* output_alloc(PyTypeObject* type, Py_ssize_t nitems) {
     if (layout == nullptr) {
         return nullptr;
     }
+    PyObject* self;
     if (layout->free_count == 0 || nitems != 0) {
-        return PyType_GenericAlloc(type, nitems);
+        self = PyType_GenericAlloc(type, nitems);
+        if (self == nullptr) {
+            return nullptr;
+        }
+    } else {
+        self = layout->free_list[--layout->free_count];
+        std::memset(reinterpret_cast<char*>(self) + sizeof(PyObject), 0, type->tp_basicsize - sizeof(PyObject));
+        PyObject_Init(self, type);  // new reference, and one to the (heap) type
+        PyObject_GC_Track(self);
     }
-    PyObject* self = layout->free_list[--layout->free_count];
-    std::memset(reinterpret_cast<char*>(self) + sizeof(PyObject), 0, type->tp_basicsize - sizeof(PyObject));
-    PyObject_Init(self, type);  // new reference, and one to the (heap) type
-    PyObject_GC_Track(self);
+    if (!allocating_natively) {
+        // What transformers' instances fall back to, through the class attributes, for a field that
+        // no __init__ assigned (init=False, a hand-written __init__, dict.__new__).
+        for (const Field& field : layout->fields) {
+            if (field.offset >= 0 && field.default_value != nullptr) {
+                *slot_of(self, field) = Py_NewRef(field.default_value);
+            }
+        }
+    }
     return self;
 }
 

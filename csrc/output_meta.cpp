@@ -15,11 +15,19 @@
 namespace fastoutput {
 
 Hooks hooks;
+bool allocating_natively = false;
+
+int is_field(const ClassLayout& layout, PyObject* name) {
+    return layout.field_names == nullptr ? 0 : PySet_Contains(layout.field_names, name);
+}
 
 namespace {
 
-constexpr const char kSlotPrefix[] = "_fo_";
+// Hidden slot names: `__fastoutput_<field>__` (dunder names escape private-name mangling).
+constexpr const char kSlotPrefix[] = "__fastoutput_";
 constexpr std::size_t kSlotPrefixLen = sizeof(kSlotPrefix) - 1;
+constexpr const char kSlotSuffix[] = "__";
+constexpr std::size_t kSlotSuffixLen = sizeof(kSlotSuffix) - 1;
 constexpr const char kExtrasSlot[] = "__fastoutput_dict__";
 
 // Python functions of the root class whose eager path is a native slot.
@@ -88,8 +96,10 @@ ClassLayout::~ClassLayout() {
 void ClassLayout::clear_fields() {
     for (Field& field : fields) {
         Py_CLEAR(field.name);
+        Py_CLEAR(field.default_value);
     }
     fields.clear();
+    Py_CLEAR(field_names);
     Py_CLEAR(init_qualname);
     finalized = false;
 }
@@ -189,33 +199,50 @@ int finalize(PyTypeObject* type, ClassLayout* layout) {
     if (info == nullptr) {
         return -1;
     }
-    PyObject *is_dataclass, *names, *first_required, *native, *qualname, *own_to_tuple, *plain_copy;
-    if (!PyArg_ParseTuple(info, "OO!OOUOO", &is_dataclass, &PyTuple_Type, &names, &first_required, &native,
-                          &qualname, &own_to_tuple, &plain_copy)) {
+    auto flag = [info](const char* key) {
+        PyObject* value = PyDict_GetItemString(info, key);  // borrowed
+        return value != nullptr && PyObject_IsTrue(value) == 1;
+    };
+    PyObject* names = PyDict_GetItemString(info, "names");                // borrowed
+    PyObject* defaults = PyDict_GetItemString(info, "defaults");          // borrowed
+    PyObject* qualname = PyDict_GetItemString(info, "init_qualname");     // borrowed
+    if (!PyDict_Check(info) || names == nullptr || !PyTuple_Check(names) || defaults == nullptr ||
+        !PyTuple_Check(defaults) || PyTuple_GET_SIZE(defaults) != PyTuple_GET_SIZE(names) || qualname == nullptr ||
+        !PyUnicode_Check(qualname)) {
+        Py_DECREF(info);
+        PyErr_SetString(PyExc_TypeError, "describe() returned a malformed class description");
+        return -1;
+    }
+    layout->is_dataclass = flag("is_dataclass");
+    layout->first_required = flag("first_required");
+    layout->native_to_tuple = flag("native_to_tuple");
+    layout->native_getitem = flag("native_getitem");
+    layout->plain_copy = flag("plain_copy");
+    const bool native = flag("native");
+    layout->init_qualname = Py_NewRef(qualname);
+    layout->field_names = PyFrozenSet_New(names);
+    if (layout->field_names == nullptr) {
         Py_DECREF(info);
         return -1;
     }
-    layout->is_dataclass = PyObject_IsTrue(is_dataclass) == 1;
-    layout->first_required = PyObject_IsTrue(first_required) == 1;
-    layout->native_to_tuple = PyObject_IsTrue(own_to_tuple) == 1;
-    layout->plain_copy = PyObject_IsTrue(plain_copy) == 1;
-    layout->init_qualname = Py_NewRef(qualname);
     bool all_in_slots = true;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); ++i) {
         PyObject* name = Py_NewRef(PyTuple_GET_ITEM(names, i));
-        if (!PyUnicode_CheckExact(name)) {
+        PyObject* default_box = PyTuple_GET_ITEM(defaults, i);  // (default,) or ()
+        if (!PyUnicode_CheckExact(name) || !PyTuple_Check(default_box)) {
             Py_DECREF(name);
             Py_DECREF(info);
-            PyErr_SetString(PyExc_TypeError, "field names must be str");
+            PyErr_SetString(PyExc_TypeError, "describe() returned a malformed field");
             return -1;
         }
         PyUnicode_InternInPlace(&name);
         Py_ssize_t offset = find_slot(type, name);
         all_in_slots = all_in_slots && offset >= 0;
-        layout->fields.push_back(Field{name, offset});
+        PyObject* default_value = PyTuple_GET_SIZE(default_box) == 1 ? Py_NewRef(PyTuple_GET_ITEM(default_box, 0)) : nullptr;
+        layout->fields.push_back(Field{name, offset, default_value});
     }
     layout->fields_in_slots = all_in_slots;
-    layout->mode = (all_in_slots && PyObject_IsTrue(native) == 1) ? BuildMode::Native : BuildMode::Generic;
+    layout->mode = (all_in_slots && native) ? BuildMode::Native : BuildMode::Generic;
     Py_DECREF(info);
     if (!all_in_slots) {
         // A field declared after class creation has no slot: then every field stays in __dict__, so
@@ -271,7 +298,7 @@ PyObject* meta_new(PyTypeObject* meta, PyObject* args, PyObject* kwds) {
             if (!PyUnicode_Check(key) || !PyUnicode_IsIdentifier(key)) {
                 continue;
             }
-            PyObject* slot_name = PyUnicode_FromFormat("%s%U", kSlotPrefix, key);
+            PyObject* slot_name = PyUnicode_FromFormat("%s%U%s", kSlotPrefix, key, kSlotSuffix);
             status = slot_name == nullptr ? -1 : PyList_Append(slots, slot_name);
             Py_XDECREF(slot_name);
         }
@@ -307,19 +334,25 @@ PyObject* meta_new(PyTypeObject* meta, PyObject* args, PyObject* kwds) {
         if (Py_TYPE(value) != &PyMemberDescr_Type || !PyUnicode_Check(key)) {
             continue;
         }
-        const char* utf8 = PyUnicode_AsUTF8(key);
-        if (utf8 == nullptr || std::strncmp(utf8, kSlotPrefix, kSlotPrefixLen) != 0) {
+        Py_ssize_t length = 0;
+        const char* utf8 = PyUnicode_AsUTF8AndSize(key, &length);
+        if (utf8 == nullptr || static_cast<std::size_t>(length) <= kSlotPrefixLen + kSlotSuffixLen ||
+            std::strncmp(utf8, kSlotPrefix, kSlotPrefixLen) != 0 || std::strcmp(kExtrasSlot, utf8) == 0) {
             PyErr_Clear();
             continue;
         }
-        PyObject* field_name = PyUnicode_InternFromString(utf8 + kSlotPrefixLen);
+        PyObject* field_name = PyUnicode_FromStringAndSize(
+            utf8 + kSlotPrefixLen, length - static_cast<Py_ssize_t>(kSlotPrefixLen + kSlotSuffixLen));
+        if (field_name != nullptr) {
+            PyUnicode_InternInPlace(&field_name);
+        }
         if (field_name == nullptr || PyList_Append(hidden, key) < 0) {
             Py_XDECREF(field_name);
             Py_CLEAR(hidden);
             break;
         }
         layout->own_slots.push_back(
-            Field{field_name, reinterpret_cast<PyMemberDescrObject*>(value)->d_member->offset});
+            Field{field_name, reinterpret_cast<PyMemberDescrObject*>(value)->d_member->offset, nullptr});
     }
     if (hidden == nullptr) {
         Py_DECREF(cls);
@@ -359,8 +392,23 @@ int meta_setattro(PyObject* cls, PyObject* name, PyObject* value) {
     if (PyType_Type.tp_setattro(cls, name, value) < 0) {
         return -1;
     }
+    auto* type = reinterpret_cast<PyTypeObject*>(cls);
     // CPython has just recomputed the slots for `name`; put ours back where they still apply.
-    return reinstall_native_slots(reinterpret_cast<PyTypeObject*>(cls));
+    if (reinstall_native_slots(type) < 0) {
+        return -1;
+    }
+    // `Cls.field = v` replaced the field's descriptor: instances must keep reading their slots (in
+    // transformers a class attribute never hides an instance's own value), so rebuild at once.
+    ClassLayout* layout = layout_of(type);
+    if (layout == nullptr || layout->field_names == nullptr || hooks.describe == nullptr) {
+        return 0;
+    }
+    int is_field_name = PySet_Contains(layout->field_names, name);
+    if (is_field_name != 1) {
+        return is_field_name;
+    }
+    layout->finalized = false;
+    return ready_layout(type) == nullptr ? -1 : 0;
 }
 
 void meta_dealloc(PyObject* cls) {

@@ -15,8 +15,9 @@ namespace fastoutput {
 
 // A field as the native constructor and `__dict__` see it.
 struct Field {
-    PyObject* name;       // owned, interned
-    Py_ssize_t offset;    // byte offset of its slot in the instance; -1: the field lives in __dict__
+    PyObject* name;           // owned, interned
+    Py_ssize_t offset;        // byte offset of its slot in the instance; -1: the field lives in __dict__
+    PyObject* default_value;  // owned; null for a field without a default
 };
 
 // How instances of a class are constructed.
@@ -44,10 +45,12 @@ struct ClassLayout {
     bool is_dataclass = false;
     bool fields_in_slots = false;  // every field has a slot (else all of them live in __dict__)
     bool native_to_tuple = true;   // the class's to_tuple is the core's
+    bool native_getitem = true;    // the class's __getitem__ is the root's
     bool plain_copy = false;       // __reduce__, __setstate__, __copy__ are the core's
     BuildMode mode = BuildMode::Generic;
     bool first_required = false;
     std::vector<Field> fields;     // dataclass fields, in order
+    PyObject* field_names = nullptr;    // owned frozenset of the names: `name in fields`, as 5.x tests it
     PyObject* init_qualname = nullptr;  // owned; names `__init__` in argument errors
 
     // Member definitions behind the descriptors installed for the fields. A descriptor keeps a pointer
@@ -82,6 +85,13 @@ inline ClassLayout* layout_of(PyTypeObject* type) {
 
 // The class's table, rebuilt if the class changed since it was built. Borrowed; null on error.
 ClassLayout* ready_layout(PyTypeObject* type);
+
+// Set while the native constructor allocates: it fills every slot itself, so the allocator need not
+// put the defaults in first.
+extern bool allocating_natively;
+
+// True if `name` is a declared field (hash and ==, as a set lookup); -1 on error.
+int is_field(const ClassLayout& layout, PyObject* name);
 
 // The slot holding field `field` in `self`.
 inline PyObject** slot_of(PyObject* self, const Field& field) {

@@ -115,7 +115,9 @@ PyObject* copy_method(PyObject* self, PyObject* /*unused*/) {
         !stores_agree(self, *layout)) {
         return PyObject_CallOneArg(hooks.copy_by_reduce, self);
     }
+    allocating_natively = true;
     PyObject* copy = PyDict_Type.tp_new(type, empty_tuple(), nullptr);
+    allocating_natively = false;
     if (copy == nullptr) {
         return nullptr;
     }

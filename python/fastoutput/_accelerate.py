@@ -97,19 +97,14 @@ class AttributeDict(dict):  # type: ignore[type-arg]
         return self
 
 
-def describe(cls: type, root: type) -> tuple[Any, ...]:
-    """What the core needs to know about ``cls``: ``(is a dataclass, field names, first field
-    required, native constructor allowed, __init__ qualname, to_tuple is the core's, copy protocol is
-    the core's)``."""
-    own_to_tuple = cls.to_tuple is root.to_tuple  # type: ignore[attr-defined]
-    plain_copy = all(getattr(cls, name) is getattr(root, name) for name in _COPY_PROTOCOL)
-    if not dataclasses.is_dataclass(cls):
-        return False, (), False, False, f"{cls.__qualname__}.__init__", own_to_tuple, plain_copy
-    fields = dataclasses.fields(cls)
+def describe(cls: type, root: type) -> dict[str, Any]:
+    """What the core needs to know about ``cls`` (``ClassLayout`` in csrc/output_meta.h)."""
+    is_dataclass = dataclasses.is_dataclass(cls)
+    fields = dataclasses.fields(cls) if is_dataclass else ()
     names = tuple(field.name for field in fields)
-    init = _dataclass_init(cls, names)
-    frozen = cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    init = _dataclass_init(cls, names) if is_dataclass else None
     first_required = bool(fields) and fields[0].default is dataclasses.MISSING
+    frozen = is_dataclass and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
     native = (
         init is not None
         and bool(fields)
@@ -120,8 +115,18 @@ def describe(cls: type, root: type) -> tuple[Any, ...]:
         and cls.__setitem__ is root.__setitem__
         and (frozen or cls.__setattr__ is root.__setattr__)
     )
-    qualname = init.__qualname__ if init is not None else f"{cls.__qualname__}.__init__"
-    return True, names, first_required, native, qualname, own_to_tuple, plain_copy
+    return {
+        "is_dataclass": is_dataclass,
+        "names": names,
+        # (default,) or () for a field without one; a default_factory is not a class default
+        "defaults": tuple(() if field.default is dataclasses.MISSING else (field.default,) for field in fields),
+        "first_required": first_required,
+        "native": native,
+        "init_qualname": init.__qualname__ if init is not None else f"{cls.__qualname__}.__init__",
+        "native_to_tuple": cls.to_tuple is root.to_tuple,  # type: ignore[attr-defined]
+        "native_getitem": cls.__getitem__ is root.__getitem__,
+        "plain_copy": all(getattr(cls, name) is getattr(root, name) for name in _COPY_PROTOCOL),
+    }
 
 
 def accelerate(root: type, expand_first_field: Callable[..., None]) -> None:

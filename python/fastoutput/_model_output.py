@@ -49,10 +49,9 @@ def _expand_first_field(self: ModelOutput, name: str, value: Any) -> None:
                 self[name] = value
                 return
             raise ValueError(f"Cannot set key/value for {element}. It needs to be a tuple (key, value).")
-        key, item = element
-        setattr(self, key, item)
-        if item is not None:
-            self[key] = item
+        setattr(self, element[0], element[1])
+        if element[1] is not None:
+            self[element[0]] = element[1]
 
 
 class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
@@ -97,28 +96,31 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
 
     # Item access. ``*_`` keeps CPython from inlining this function for ``out[k]`` (it only inlines
     # two-argument __getitem__), so eager code reaches the native slot; Dynamo still reads this.
-    def __getitem__(self, key: Any, *_: Any) -> Any:
-        if isinstance(key, str):
-            return dict.__getitem__(self, key)
-        return self.to_tuple()[key]
+    def __getitem__(self, k: Any, *_: Any) -> Any:
+        if isinstance(k, str):
+            return dict.__getitem__(self, k)
+        return self.to_tuple()[k]
 
     def __setitem__(self, key: Any, value: Any) -> None:
         dict.__setitem__(self, key, value)
         object.__setattr__(self, key, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if value is not None:
-            field_names = getattr(type(self), "__dataclass_fields__", None)
-            if field_names is not None:
-                if name in field_names:
-                    dict.__setitem__(self, name, value)
-            elif name in self:
-                dict.__setitem__(self, name, value)
+        # 5.x: a declared field that is not None is stored as a key too; the bare base class keeps
+        # 4.57's rule (only keys that exist are updated).
+        if dataclasses.is_dataclass(self):
+            stores = name in {field.name for field in dataclasses.fields(self)}
+        else:
+            stores = name in self
+        if stores and value is not None:
+            dict.__setitem__(self, name, value)
         object.__setattr__(self, name, value)
 
     def to_tuple(self) -> tuple[Any, ...]:
         """The values that are set, in key order (nested outputs are kept as they are)."""
-        return tuple(dict.values(self))
+        if type(self).__getitem__ is ModelOutput.__getitem__:
+            return tuple(dict.values(self))
+        return tuple(self[k] for k in self.keys())  # an overridden __getitem__ decides, as in transformers
 
     def __delitem__(self, *args: Any, **kwargs: Any) -> None:
         raise _blocked("__delitem__", self)

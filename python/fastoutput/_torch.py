@@ -62,8 +62,10 @@ def register_class(cls: type) -> None:
     """Make ``cls`` a torch pytree node, now if torch is loaded, else as soon as it is."""
     if _module_ready("torch"):
         _register(cls)
-    else:
-        _pending.append(weakref.ref(cls))
+        return
+    if len(_pending) >= 64 and len(_pending) & (len(_pending) - 1) == 0:
+        _pending[:] = [ref for ref in _pending if ref() is not None]  # drop classes that died
+    _pending.append(weakref.ref(cls))
 
 
 def _on_torch_loaded(_module: ModuleType) -> None:
