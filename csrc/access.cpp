@@ -107,7 +107,11 @@ PyObject* to_tuple(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyOb
 
 // out[i] without building the tuple: the i-th value in key order.
 PyObject* value_at(PyObject* self, PyObject* index_obj) {
-    Py_ssize_t index = PyNumber_AsSsize_t(index_obj, PyExc_IndexError);
+    Py_ssize_t index = PyLong_CheckExact(index_obj) ? PyLong_AsSsize_t(index_obj) : -1;
+    if (!PyLong_CheckExact(index_obj) || (index == -1 && PyErr_Occurred())) {
+        PyErr_Clear();  // not a plain int, or too big: let the general conversion decide (and word the error)
+        index = PyNumber_AsSsize_t(index_obj, PyExc_IndexError);
+    }
     if (index == -1 && PyErr_Occurred()) {
         return nullptr;
     }

@@ -7,7 +7,7 @@
 // class goes through type_call, i.e. tp_new and its Python __init__.
 #include "output_meta.h"
 
-#include <algorithm>  // std::min
+#include <algorithm>  // std::fill, std::min
 
 namespace fastoutput {
 
@@ -174,13 +174,14 @@ PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nar
         return generic_call(type, args, nargs, kwnames);
     }
     const Py_ssize_t nfields = static_cast<Py_ssize_t>(layout->fields.size());
-    PyObject* stack_values[kStackFields] = {};
+    PyObject* stack_values[kStackFields];  // only the first nfields are used, and cleared below
     std::unique_ptr<PyObject*[]> heap_values;
     PyObject** values = stack_values;
     if (nfields > kStackFields) {
-        heap_values.reset(new PyObject*[nfields]());
+        heap_values.reset(new PyObject*[nfields]);
         values = heap_values.get();
     }
+    std::fill(values, values + nfields, nullptr);
     if (bind_arguments(*layout, args, nargs, kwnames, values) < 0) {
         return nullptr;
     }

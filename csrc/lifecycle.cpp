@@ -67,7 +67,8 @@ done:
 // every instance, however it is created (dict.__new__, copy, Dynamo), meets descriptors that match
 // the current fields.
 PyObject* output_alloc(PyTypeObject* type, Py_ssize_t nitems) {
-    ClassLayout* layout = ready_layout(type);
+    // The native constructor has just made the table current.
+    ClassLayout* layout = allocating_natively ? layout_of(type) : ready_layout(type);
     if (layout == nullptr) {
         return nullptr;
     }

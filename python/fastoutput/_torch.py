@@ -112,19 +112,26 @@ class _ImportWatcher(importlib.abc.MetaPathFinder):
 
     watched = {"torch": _on_torch_loaded, "torch._dynamo": _on_dynamo_loaded}
 
+    def __init__(self) -> None:
+        self._searching: set[str] = set()
+
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         callback = self.watched.get(fullname)
-        if callback is None:
+        if callback is None or fullname in self._searching:
+            return None  # not watched, or asked again by a finder we are consulting (a second watcher)
+        self._searching.add(fullname)
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    if spec.loader is not None:
+                        spec.loader = _NotifyingLoader(spec.loader, callback)
+                    return spec
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None:
-                    spec.loader = _NotifyingLoader(spec.loader, callback)
-                return spec
-        return None
+        finally:
+            self._searching.discard(fullname)
 
 
 def _install_watcher() -> None:
