@@ -76,6 +76,21 @@ def _on_torch_loaded(_module: ModuleType) -> None:
             _register(cls)
 
 
+def _traced_is_tensor(value: Any) -> bool:
+    """What Dynamo traces in place of ``_tensors.is_tensor``. Inside a torch graph only torch values
+    can be tensors, and the real test reads ``sys.modules``, on which Dynamo would then guard: every
+    later import anywhere would recompile the graph."""
+    import torch
+
+    return isinstance(value, (torch.Tensor, torch.fx.Proxy))
+
+
+def _add_tensor_stand_in(dynamo: ModuleType) -> None:
+    from ._tensors import is_tensor
+
+    dynamo.substitute_in_graph(is_tensor, skip_signature_check=True)(_traced_is_tensor)
+
+
 def _on_dynamo_loaded(module: ModuleType) -> None:
     for callback in dynamo_callbacks:
         callback(module)
@@ -140,3 +155,4 @@ def _install_watcher() -> None:
 
 
 _install_watcher()
+on_dynamo_loaded(_add_tensor_stand_in)
