@@ -224,6 +224,16 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
 
 }  // namespace
 
+PyObject* call_method(PyObject* obj, const char* name) {
+    PyObject* method = PyObject_GetAttrString(obj, name);
+    if (method == nullptr) {
+        return nullptr;
+    }
+    PyObject* result = PyObject_CallNoArgs(method);
+    Py_DECREF(method);
+    return result;
+}
+
 // The attributes as a new dict: fields (from their slots, in field order), then extra attributes.
 PyObject* attributes_snapshot(PyObject* self) {
     ClassLayout* layout = ready_layout(Py_TYPE(self));
@@ -266,7 +276,7 @@ PyObject* subscript(PyObject* self, PyObject* key) {
         return value_at(self, key);
     }
     // A class with its own to_tuple (e.g. MultimodalModelOutput) indexes into that.
-    PyObject* values = layout->native_to_tuple ? values_tuple(self) : PyObject_CallMethod(self, "to_tuple", nullptr);
+    PyObject* values = layout->native_to_tuple ? values_tuple(self) : call_method(self, "to_tuple");
     if (values == nullptr) {
         return nullptr;
     }

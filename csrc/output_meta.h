@@ -104,6 +104,8 @@ PyObject* subscript(PyObject* self, PyObject* key);
 PyObject* attributes_snapshot(PyObject* self);  // a new dict: fields in order, then extra attributes
 int ass_subscript(PyObject* self, PyObject* key, PyObject* value);
 PyObject* empty_tuple();  // borrowed
+// obj.<name>(): looked up, then called, so that a non-callable attribute fails as in Python code.
+PyObject* call_method(PyObject* obj, const char* name);
 extern PyMethodDef to_tuple_def;
 extern PyMethodDef reduce_def;
 extern PyMethodDef setstate_def;

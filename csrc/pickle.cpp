@@ -41,7 +41,7 @@ PyObject* reduce(PyObject* self, PyObject* /*unused*/) {
         return nullptr;
     }
     PyObject* state = state_of(self);
-    PyObject* items = state == nullptr ? nullptr : PyObject_CallMethod(self, "items", nullptr);
+    PyObject* items = state == nullptr ? nullptr : call_method(self, "items");
     PyObject* item_iterator = items == nullptr ? nullptr : PyObject_GetIter(items);
     Py_XDECREF(items);
     PyObject* args = nullptr;
