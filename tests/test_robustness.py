@@ -1123,7 +1123,7 @@ def test_slots_frozen_dataclass_keeps_every_field() -> None:
 
     transformers 4.57.6 gives this too; 5.x drops 'b' (it looks the other fields up in the instance
     __dict__, which holds none of them for a slots class). The test pins the version that keeps the data
-    (docs/compatibility.md 5).
+    (docs/compatibility.md 6).
     """
     out = SlottedFrozen(1, 2)
     assert (keys(out), out.a, out.b) == (["a", "b"], 1, 2)
@@ -1249,13 +1249,13 @@ def test_multiple_inheritance_and_class_assignment_like_transformers(
     as transformers (whose outputs are plain OrderedDict subclasses without slots), except where the
     C++ core's slot layout makes CPython refuse the class (docs/compatibility.md)."""
     if IMPLEMENTATION == "cpp" and under_cpp == "refused":
-        # docs/compatibility.md 7 (C++ only): output classes with fields have a native slot layout
+        # docs/compatibility.md 8 (C++ only): output classes with fields have a native slot layout
         actual = outcome(lambda: case(_family(ModelOutput)))
         assert actual[0] is TypeError, actual
         assert re.search(r"lay-?out|deallocator", actual[1]), actual
         return
     if IMPLEMENTATION == "cpp" and under_cpp == "unsupported":
-        # docs/compatibility.md 7 (C++ only): __class__ to a class with the same layout is unsupported
+        # docs/compatibility.md 8 (C++ only): __class__ to a class with the same layout is unsupported
         _assert_same_layout_class_assignment_does_not_crash()
         return
     expected = outcome(lambda: case(_family(tf.base)))
@@ -1329,7 +1329,7 @@ def test_field_with_init_false_reads_its_class_default() -> None:
 def assert_class_reads_field(cls: type, name: str, value: Any) -> None:
     """`cls.<name>` for a declared field reads ``value`` (the class attribute transformers keeps)."""
     if IMPLEMENTATION == "cpp":
-        # docs/compatibility.md 7 (C++ only): `Cls.field` on the class is the slot descriptor
+        # docs/compatibility.md 8 (C++ only): `Cls.field` on the class is the slot descriptor
         descriptor = getattr(cls, name)
         assert isinstance(descriptor, MemberDescriptorType), descriptor
         assert descriptor.__name__ == name
@@ -1352,7 +1352,7 @@ def test_class_default_stays_readable_on_the_class() -> None:
     K(1, 2)
     assert_class_reads_field(K, "b", None)
     if IMPLEMENTATION == "cpp":
-        # docs/compatibility.md 7 (C++ only): a required field's slot descriptor is on the class too
+        # docs/compatibility.md 8 (C++ only): a required field's slot descriptor is on the class too
         assert_class_reads_field(K, "a", None)
     else:
         assert not hasattr(K, "a")
@@ -1365,12 +1365,12 @@ def test_deleting_a_field_attribute_falls_back_to_the_class_default() -> None:
     y = MOT(a=30, c=10)
     del y.c
     if IMPLEMENTATION == "cpp":
-        # docs/compatibility.md 7 (C++ only): after `del out.field`, reading it raises AttributeError
+        # docs/compatibility.md 8 (C++ only): after `del out.field`, reading it raises AttributeError
         assert_raises_exactly(lambda: y.c, AttributeError, "'MOT' object has no attribute 'c'")
     else:
         assert y.c is None
     assert (keys(y), values(y)) == (["a", "c"], [30, 10])
-    # deleting it again fails; under the C++ core with CPython's slot message (docs/compatibility.md 7)
+    # deleting it again fails; under the C++ core with CPython's slot message (docs/compatibility.md 8)
     message = "c" if IMPLEMENTATION == "cpp" else "'MOT' object has no attribute 'c'"
     assert_raises_exactly(lambda: delattr(y, "c"), AttributeError, message)
     del y.a
@@ -1586,7 +1586,7 @@ def test_getitem_override_feeds_dict_conversion_like_transformers(
 def test_dict_conversion_reads_the_stored_values_past_a_getitem_override(case: Callable[[Any], Any]) -> None:
     """`dict(out)` and `{**out}` copy the dict part directly, past a __getitem__ override (transformers'
     OrderedDict base goes through `out[key]`)."""
-    # docs/compatibility.md 4 (both implementations): the dict base is copied without __getitem__
+    # docs/compatibility.md 5 (both implementations): the dict base is copied without __getitem__
     out = FO.Overrides(1, 2)
     assert out["a"] == "A"
     result = case(out)
@@ -1769,7 +1769,7 @@ def test_dict_of_an_instance_sees_later_writes() -> None:
     out.zz = 6
     out["yy"] = 7
     if IMPLEMENTATION == "cpp":
-        # docs/compatibility.md 7 (C++ only): vars(out) is a snapshot built on each access
+        # docs/compatibility.md 8 (C++ only): vars(out) is a snapshot built on each access
         assert attributes == {"a": 1, "b": None, "c": None}
     else:
         assert attributes == {"a": 1, "b": 5, "c": None, "zz": 6, "yy": 7}
@@ -1787,7 +1787,7 @@ def test_replacing_the_dict_of_an_instance() -> None:
         lambda: setattr(out, "__dict__", 5), TypeError, "__dict__ must be set to a dictionary, not a 'int'"
     )
     if IMPLEMENTATION == "python":
-        # docs/compatibility.md 6 (Python twin only): `del out.__dict__` succeeds, as for a dict subclass
+        # docs/compatibility.md 7 (Python twin only): `del out.__dict__` succeeds, as for a dict subclass
         del out.__dict__
         assert (out.a, out.b, vars(out), keys(out), values(out)) == (None, None, {}, ["a", "b"], [1, 2])
         assert_raises_exactly(lambda: out.zz, AttributeError, "'Opt' object has no attribute 'zz'")

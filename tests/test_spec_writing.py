@@ -121,7 +121,7 @@ def test_item_set_appends_any_hashable_then_fails_for_non_str() -> None:
     assert keys(y) == ["a", "c", 0]
     assert dict.__getitem__(y, 0) == 1
     assert fields_of(y) == {"a": 30, "b": None, "c": 10}
-    # Deliberate difference (docs/compatibility.md #3): transformers' to_tuple() reads each key back
+    # Deliberate difference (docs/compatibility.md #4): transformers' to_tuple() reads each key back
     # through item access and recurses on the int key until RecursionError; fastoutput returns the
     # values, and a non-str key still indexes to_tuple() (§4.2).
     assert y.to_tuple() == (30, 10, 1)
