@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from importlib import metadata
+from typing import Any
 
 import fastoutput
 
@@ -17,3 +19,23 @@ def transformers_major() -> int | None:
         return int(metadata.version("transformers").split(".")[0])
     except metadata.PackageNotFoundError:
         return None
+
+
+def keys(obj: Any) -> list[Any]:
+    """The mapping store's keys, in order."""
+    return list(obj.keys())
+
+
+def field_names(cls_or_instance: Any) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls_or_instance)]
+
+
+def fields_of(obj: Any) -> dict[str, Any]:
+    """Every declared field's attribute value."""
+    return {name: getattr(obj, name) for name in field_names(obj)}
+
+
+def extras_of(obj: Any) -> dict[str, Any]:
+    """Attributes that are not declared fields."""
+    names = set(field_names(obj))
+    return {k: v for k, v in vars(obj).items() if k not in names}

@@ -22,6 +22,7 @@ import pytest
 import torch
 import torch.fx
 
+from tests._helpers import IS_CPP, extras_of, fields_of, keys
 import fastoutput
 from fastoutput import ModelOutput
 
@@ -44,21 +45,7 @@ from .spec_classes import (
     field_names,
 )
 
-IS_CPP = fastoutput.IMPLEMENTATION == "cpp"
 KEPT = object()  # marker: the first field keeps the very object that was passed
-
-
-def keys(obj: Any) -> list:
-    return list(obj.keys())
-
-
-def fields_of(obj: Any) -> dict:
-    return {name: getattr(obj, name) for name in field_names(obj)}
-
-
-def extras_of(obj: Any) -> dict:
-    names = set(field_names(obj))
-    return {k: v for k, v in vars(obj).items() if k not in names}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import MISSING, asdict, astuple, fields, is_dataclass, replace
 import pytest
 import torch
 
+from tests._helpers import keys
 from fastoutput import ModelOutput
 
 from .spec_classes import MOT, Child, ChildNoDataclass, Opt
@@ -18,10 +19,6 @@ from .spec_classes import MOT, Child, ChildNoDataclass, Opt
 
 def make_x() -> MOT:
     return MOT(a=30, c=10)
-
-
-def keys(obj) -> list:
-    return list(obj.keys())
 
 
 def test_fields_names_and_defaults() -> None:

@@ -11,20 +11,13 @@ from typing import Any
 import pytest
 import torch
 
+from tests._helpers import keys
 from fastoutput import ModelOutput
 
-from .spec_classes import MOT, BaseLike, Child, ChildNoDataclass, Frozen, Opt, field_names
+from .spec_classes import MOT, BaseLike, Child, ChildNoDataclass, Frozen, Opt
 
 PROTOCOLS = list(range(pickle.HIGHEST_PROTOCOL + 1))
 assert PROTOCOLS == [0, 1, 2, 3, 4, 5]
-
-
-def keys(obj: Any) -> list:
-    return list(obj.keys())
-
-
-def fields_of(obj: Any) -> dict:
-    return {name: getattr(obj, name) for name in field_names(obj)}
 
 
 def snapshot(obj: Any) -> tuple:

@@ -8,32 +8,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import MutableMapping
-from typing import Any
 
 import pytest
 
-import fastoutput
+from tests._helpers import IS_CPP, extras_of, fields_of, keys
 
-from .spec_classes import MOT, Child, Frozen, Opt, field_names
-
-IS_CPP = fastoutput.IMPLEMENTATION == "cpp"
+from .spec_classes import MOT, Child, Frozen, Opt
 
 
 def make_y() -> MOT:
     return MOT(a=30, c=10)
-
-
-def keys(obj: Any) -> list:
-    return list(obj.keys())
-
-
-def fields_of(obj: Any) -> dict:
-    return {name: getattr(obj, name) for name in field_names(obj)}
-
-
-def extras_of(obj: Any) -> dict:
-    names = set(field_names(obj))
-    return {k: v for k, v in vars(obj).items() if k not in names}
 
 
 # ---------------------------------------------------------------------------------------------
