@@ -10,6 +10,7 @@ cannot see through.
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -25,6 +26,13 @@ _Meta: type = core.OutputMeta if core is not None else type
 def _blocked(name: str, instance: Any) -> Exception:
     # A bare Exception on purpose: torch's collate/convert helpers fall back on TypeError only.
     return Exception(f"You cannot use ``{name}`` on a {type(instance).__name__} instance.")
+
+
+def _mapping_equal(output: ModelOutput, other: object) -> Any:
+    result = dict.__eq__(output, other)
+    if result is True and isinstance(other, (ModelOutput, OrderedDict)):
+        return list(output) == list(other)
+    return result
 
 
 def _expand_first_field(self: ModelOutput, name: str, value: Any) -> None:
@@ -142,6 +150,9 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
         return key, dict.pop(self, key)
 
     def move_to_end(self, key: Any, last: bool = True) -> None:
+        if key not in self:
+            raise KeyError(key)
+        key = next(stored for stored in self if stored == key)  # keep the key object that is stored
         value = dict.pop(self, key)
         if last:
             dict.__setitem__(self, key, value)
@@ -175,18 +186,19 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
         new = type(self)(other)
         return new.__ior__(self)
 
+    # Mapping comparison, order-sensitive between two ordered mappings. The dataclass __eq__ of
+    # subclasses replaces __eq__ but not __ne__, so there `!=` compares the mapping stores, as in
+    # transformers (where it is OrderedDict's).
     def __eq__(self, other: object) -> Any:
-        result = dict.__eq__(self, other)
-        if result is True and isinstance(other, (ModelOutput, OrderedDict)):
-            return list(self) == list(other)
-        return result
+        return _mapping_equal(self, other)
 
     def __ne__(self, other: object) -> Any:
-        result = self.__eq__(other)
-        return result if result is NotImplemented else not result
+        equal = _mapping_equal(self, other)
+        return equal if equal is NotImplemented else not equal
 
     __hash__ = None  # type: ignore[assignment]
 
+    @reprlib.recursive_repr()
     def __repr__(self) -> str:
         name = type(self).__name__
         if not self:
