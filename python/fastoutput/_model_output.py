@@ -116,8 +116,12 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
     def __setattr__(self, name: str, value: Any) -> None:
         # 5.x: a declared field that is not None is stored as a key too; the bare base class keeps
         # 4.57's rule (only keys that exist are updated).
-        if dataclasses.is_dataclass(self):
-            stores = name in {field.name for field in dataclasses.fields(self)}
+        declared = getattr(type(self), "__dataclass_fields__", None)
+        if declared is not None:
+            # what `name in {f.name for f in fields(self)}` says (ClassVars and InitVars are no fields),
+            # without building the set on every assignment
+            field = declared.get(name) if name in declared else None
+            stores = field is not None and field._field_type is dataclasses._FIELD  # type: ignore[attr-defined]
         else:
             stores = name in self
         if stores and value is not None:
