@@ -424,11 +424,8 @@ void meta_dealloc(PyObject* cls) {
 
 }  // namespace
 
-ClassLayout* ready_layout(PyTypeObject* type) {
+ClassLayout* rebuild_layout(PyTypeObject* type) {
     ClassLayout* layout = layout_of(type);
-    if (layout->finalized && layout->version_tag == type->tp_version_tag && layout->version_tag != 0) {
-        return layout;
-    }
     if (hooks.describe == nullptr) {
         return layout;  // before install(): nothing native runs yet
     }

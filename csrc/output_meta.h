@@ -83,8 +83,17 @@ inline ClassLayout* layout_of(PyTypeObject* type) {
     return reinterpret_cast<OutputMetaObject*>(type)->layout;
 }
 
+// Rebuilds the class's table from its current state (cold). Borrowed; null on error.
+ClassLayout* rebuild_layout(PyTypeObject* type);
+
 // The class's table, rebuilt if the class changed since it was built. Borrowed; null on error.
-ClassLayout* ready_layout(PyTypeObject* type);
+inline ClassLayout* ready_layout(PyTypeObject* type) {
+    ClassLayout* layout = layout_of(type);
+    if (layout->finalized && layout->version_tag == type->tp_version_tag && layout->version_tag != 0) {
+        return layout;
+    }
+    return rebuild_layout(type);
+}
 
 // Set while the native constructor allocates: it fills every slot itself, so the allocator need not
 // put the defaults in first.
