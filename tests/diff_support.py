@@ -26,11 +26,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import fastoutput
 import numpy as np
 import torch
 from torch.utils import _pytree as pytree
 
-import fastoutput
 from tests._helpers import IS_CPP, transformers_major
 
 HF_MAJOR = transformers_major()
@@ -154,7 +154,12 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 def normalise_text(text: str) -> str:
     """Messages and reprs with the declaring module and memory addresses made side-independent."""
-    for module in (HF_MODULE, FO_MODULE, "transformers.modeling_outputs", "fastoutput.modeling_outputs"):
+    for module in (
+        HF_MODULE,
+        FO_MODULE,
+        "transformers.modeling_outputs",
+        "fastoutput.modeling_outputs",
+    ):
         text = text.replace(module, "<module>")
     return _ADDRESS.sub("0x?", text)
 
@@ -209,7 +214,10 @@ def norm(value: Any, depth: int = 0) -> Any:
         if isinstance(value, view):
             return (tag, [norm(item, d) for item in value])
     if isinstance(value, collections.abc.Iterator):
-        return ("iterator", type(value).__name__ if isinstance(value, collections.abc.Generator) else "")
+        return (
+            "iterator",
+            type(value).__name__ if isinstance(value, collections.abc.Generator) else "",
+        )
     if isinstance(value, pytree.TreeSpec):
         return ("TreeSpec", normalise_text(str(value)))
     if isinstance(value, BaseException):
@@ -256,7 +264,11 @@ def observe(obj: Any) -> dict[str, Any]:
     # Whether each str key's value is the very object its attribute holds (copy shares, deepcopy
     # keeps the sharing through its memo, a stale key does not).
     seen["key is attribute"] = outcome(
-        lambda: [(key, getattr(obj, key, _MISSING) is item) for key, item in obj.items() if isinstance(key, str)]
+        lambda: [
+            (key, getattr(obj, key, _MISSING) is item)
+            for key, item in obj.items()
+            if isinstance(key, str)
+        ]
     )
     return seen
 
@@ -268,7 +280,9 @@ def differences(hf: dict[str, Any], fo: dict[str, Any]) -> list[str]:
     lines = []
     for key in sorted(set(hf) | set(fo)):
         if hf.get(key) != fo.get(key):
-            lines.append(f"  {key}:\n    transformers: {hf.get(key)!r}\n    fastoutput:   {fo.get(key)!r}")
+            lines.append(
+                f"  {key}:\n    transformers: {hf.get(key)!r}\n    fastoutput:   {fo.get(key)!r}"
+            )
     return lines
 
 
@@ -380,7 +394,11 @@ def settle_deleted_field(hf_obj: Any, fo_obj: Any, name: str) -> str | None:
         return None  # no class default: both sides must raise AttributeError, compared as usual
     hf_read = outcome(lambda: getattr(hf_obj, name))
     fo_read = outcome(lambda: getattr(fo_obj, name))
-    slot_error = ("raise", AttributeError, f"'{type(fo_obj).__name__}' object has no attribute '{name}'")
+    slot_error = (
+        "raise",
+        AttributeError,
+        f"'{type(fo_obj).__name__}' object has no attribute '{name}'",
+    )
     if hf_read != ("ok", ("NoneType", None)) or fo_read not in (hf_read, slot_error):
         return f"after del .{name}: transformers read {hf_read!r}, fastoutput read {fo_read!r}"
     if fo_read == slot_error:
@@ -411,7 +429,9 @@ def flatten_with_path_as_specified(hf_obj: Any) -> tuple[Any, ...]:
     if not known("hf4-flatten-with-keys"):
         return outcome(lambda: flatten_with_path(hf_obj))
     error = raw_outcome(lambda: flatten_with_path(hf_obj))[1]
-    assert isinstance(error, ValueError) and "Did not find a flatten_with_keys_fn" in str(error), error
+    assert isinstance(error, ValueError) and "Did not find a flatten_with_keys_fn" in str(error), (
+        error
+    )
     _applied("hf4-flatten-with-keys")
     return outcome(lambda: flatten_with_path(_plain(hf_obj)))
 
@@ -423,32 +443,16 @@ def flatten_with_path_as_specified(hf_obj: Any) -> tuple[Any, ...]:
 # once fastoutput is fixed (its xfail then fails, as a reminder) or move it to KNOWN_DIFFERENCES.
 
 PENDING_DIVERGENCES: dict[str, str] = {
-    "move-to-end-key-object": (
-        "o.move_to_end(k) where the stored key is equal to k but another object (S('a') vs 'a', S a "
-        "str subclass): fastoutput re-inserts the key as the argument k, OrderedDict keeps the stored "
-        "key object (type(list(o)[-1]) differs)"
-    ),
     "ordereddict-equality-order": (
         "an output compared with an OrderedDict holding the same items in another order: "
         "transformers is an OrderedDict, so the comparison is order-sensitive (False); fastoutput "
         "falls back to dict equality (True): for dataclass outputs in both operand orders, for the "
         "bare base class when the OrderedDict is the left operand"
     ),
-    "ne-uses-mapping-store": (
-        "`x != y` between outputs: transformers' dataclasses define only __eq__, so != is "
-        "OrderedDict.__ne__ (mapping stores, order-sensitive): Opt(a=1) == y and Opt(a=1) != y are "
-        "both True after y = Opt(a=1); y['zzz'] = 2, and MOT(a=1) != Opt(a=1) is False; fastoutput's "
-        "__ne__ negates the dataclass __eq__ (False, True)"
-    ),
     "cpp-delete-unset-field-message": (
         "C++ core only: deleting a field attribute that is already deleted (`y = MOT(a=1); del y.a; "
         "del y.a`) raises AttributeError('a'); transformers and the Python twin raise "
         "AttributeError(\"'MOT' object has no attribute 'a'\")"
-    ),
-    "base-repr-self-reference": (
-        "a bare ModelOutput that contains itself: `m = ModelOutput(a=1); m['me'] = m; repr(m)` gives "
-        "\"ModelOutput([('a', 1), ('me', ...)])\" in transformers (OrderedDict's recursion guard) "
-        "and RecursionError in fastoutput (both implementations)"
     ),
     "non-str-key-aftermath": (
         "after `o[0] = v` (TypeError, key 0 stays), transformers' to_tuple looks each key up with "
