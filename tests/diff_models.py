@@ -8,7 +8,7 @@ So both sets of classes come from the same declarations and have the same ``__na
 ``<module>`` (``diff_support.normalise_text``). Each module is registered in ``sys.modules``, so the
 classes pickle by reference like any module-level class.
 
-Shapes follow the notation of the spec (``/work/shared/spec/modeloutput.md``).
+Shapes follow the notation of the spec (``shared/spec/modeloutput.md`` (beside the repository)).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Output classes declared as the behaviour spec (``/work/shared/spec/modeloutput.md``) names them.
+"""Output classes declared as the behaviour spec (``shared/spec/modeloutput.md`` (beside the repository)) names them.
 
 The ``tests/test_spec_*.py`` files share these declarations. They live in a module of their own so
 that pickling finds them and so that messages naming ``<module>.<Class>`` are predictable (``MODULE``).

@@ -20,7 +20,7 @@ It has five parts:
    shows stale data.
 5. Class objects: user subclasses that are created and then dropped are freed.
 
-Expected exceptions come from ``/work/shared/spec/modeloutput.md`` where the spec gives them.
+Expected exceptions come from ``shared/spec/modeloutput.md`` (beside the repository) where the spec gives them.
 Otherwise the same operation runs against transformers' ``ModelOutput``, with the same classes
 declared on both bases by ``declare``, and fastoutput must raise the same type with the same
 message. Cases that could take the interpreter down run in a subprocess.

@@ -1,6 +1,6 @@
 """Spec §3: declaring subclasses and constructing them (§3.1 to §3.8), table row by table row.
 
-Every expected value, exception type and message comes from ``/work/shared/spec/modeloutput.md``.
+Every expected value, exception type and message comes from ``shared/spec/modeloutput.md`` (beside the repository).
 """
 
 from __future__ import annotations
