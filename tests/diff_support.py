@@ -190,8 +190,8 @@ def norm(value: Any, depth: int = 0) -> Any:
         return ("OUT", type(value).__name__, items, attrs, extras)
     if value is None or type(value) in (int, float, bool, bytes, complex):
         return (type(value).__name__, value)
-    if type(value) is str:
-        return ("str", value)
+    if type(value) is str:  # results such as str(o) may embed addresses and module names
+        return ("str", normalise_text(value))
     if isinstance(value, str):
         return (type(value).__name__, str(value))
     if isinstance(value, torch.Tensor):

@@ -371,6 +371,15 @@ class DifferentialMachine(RuleBasedStateMachine):
         method, args = call
         self.both(f"o.{method}(*{args})", lambda o, *a: getattr(o, method)(*a), pair, *args)
 
+    @rule(pair=pairs, name=names, how=st.sampled_from(["update", "pop", "setdefault"]))
+    def blocked_mutator_other_signatures(self, pair: Pair, name: str, how: str) -> None:
+        calls = {
+            "update": lambda o: o.update(**{name: 1}),
+            "pop": lambda o: o.pop(),
+            "setdefault": lambda o: o.setdefault(name),
+        }
+        self.both(f"o.{how}(...) with {name}", calls[how], pair)
+
     @rule(pair=pairs, last=st.sampled_from([None, True, False]))
     def popitem(self, pair: Pair, last: bool | None) -> None:
         call = (lambda o: o.popitem()) if last is None else (lambda o: o.popitem(last=last))
