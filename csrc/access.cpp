@@ -193,20 +193,23 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
     // Lookups in `value` may run Python code (str subclass keys) that rebuilds the table: walk a copy.
     // Slot offsets never change for a class, so writing through them stays safe.
     std::vector<Field> fields;
-    for (const Field& field : layout->fields_in_slots ? layout->fields : std::vector<Field>()) {
-        fields.push_back(Field{Py_NewRef(field.name), field.offset, Py_XNewRef(field.default_value)});
+    if (layout->fields_in_slots) {
+        for (const Field& field : layout->fields) {
+            fields.push_back(Field{Py_NewRef(field.name), field.offset, Py_XNewRef(field.default_value)});
+        }
     }
     int status = 0;
     for (const Field& field : fields) {
-        PyObject* field_value = status < 0 ? nullptr : PyDict_GetItemWithError(value, field.name);  // borrowed
-        if (status < 0 || (field_value == nullptr && PyErr_Occurred())) {
+        PyObject* field_value = PyDict_GetItemWithError(value, field.name);  // borrowed
+        if (field_value == nullptr && PyErr_Occurred()) {
             status = -1;
-            continue;
+            break;
         }
         // A field missing from the new dict reads its class default, as in transformers.
         Py_XSETREF(*slot_of(self, field), Py_XNewRef(field_value != nullptr ? field_value : field.default_value));
         if (field_value != nullptr && PyDict_DelItem(extras, field.name) < 0) {
             status = -1;
+            break;
         }
     }
     for (Field& field : fields) {
@@ -240,7 +243,7 @@ PyObject* attributes_snapshot(PyObject* self) {
     if (layout == nullptr) {
         return nullptr;
     }
-    PyObject* extras = *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(self) + Py_TYPE(self)->tp_dictoffset);
+    PyObject* extras = *extras_slot(self);
     if (!layout->fields_in_slots) {
         return extras == nullptr ? PyDict_New() : PyDict_Copy(extras);
     }

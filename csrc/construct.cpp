@@ -164,6 +164,25 @@ PyObject* empty_tuple() {
     return empty;
 }
 
+PyObject* new_native_instance(PyTypeObject* type, const ClassLayout& layout, PyObject* const* values, bool* stale) {
+    allocating_natively = true;
+    PyObject* self = PyDict_Type.tp_new(type, empty_tuple(), nullptr);
+    allocating_natively = false;
+    if (self == nullptr) {
+        return nullptr;
+    }
+    if (!layout.finalized || layout.version_tag != type->tp_version_tag) {
+        Py_DECREF(self);
+        *stale = true;
+        return nullptr;
+    }
+    if (fill_instance(self, layout, values) < 0) {
+        Py_DECREF(self);
+        return nullptr;
+    }
+    return self;
+}
+
 PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     ClassLayout* layout = ready_layout(reinterpret_cast<PyTypeObject*>(type));
@@ -185,22 +204,10 @@ PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nar
     if (bind_arguments(*layout, args, nargs, kwnames, values) < 0) {
         return nullptr;
     }
-    allocating_natively = true;
-    PyObject* self = PyDict_Type.tp_new(reinterpret_cast<PyTypeObject*>(type), empty_tuple(), nullptr);
-    allocating_natively = false;
-    if (self == nullptr) {
-        return nullptr;
-    }
     // A str subclass keyword's __eq__ may have run Python code that changed the class.
-    if (!layout->finalized || layout->version_tag != reinterpret_cast<PyTypeObject*>(type)->tp_version_tag) {
-        Py_DECREF(self);
-        return generic_call(type, args, nargs, kwnames);
-    }
-    if (fill_instance(self, *layout, values) < 0) {
-        Py_DECREF(self);
-        return nullptr;
-    }
-    return self;
+    bool stale = false;
+    PyObject* self = new_native_instance(reinterpret_cast<PyTypeObject*>(type), *layout, values, &stale);
+    return stale ? generic_call(type, args, nargs, kwnames) : self;
 }
 
 }  // namespace fastoutput

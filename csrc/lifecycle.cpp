@@ -16,13 +16,11 @@ PyObject** slot_at(PyObject* self, Py_ssize_t offset) {
     return reinterpret_cast<PyObject**>(reinterpret_cast<char*>(self) + offset);
 }
 
-PyObject** extras_dict(PyObject* self) { return slot_at(self, Py_TYPE(self)->tp_dictoffset); }
-
 void clear_own_references(PyObject* self) {
     for (Py_ssize_t offset : layout_of(Py_TYPE(self))->object_slots) {
         Py_CLEAR(*slot_at(self, offset));
     }
-    Py_CLEAR(*extras_dict(self));
+    Py_CLEAR(*extras_slot(self));
 }
 
 }  // namespace
@@ -32,7 +30,7 @@ int output_traverse(PyObject* self, visitproc visit, void* arg) {
     for (Py_ssize_t offset : layout_of(Py_TYPE(self))->object_slots) {
         Py_VISIT(*slot_at(self, offset));
     }
-    Py_VISIT(*extras_dict(self));
+    Py_VISIT(*extras_slot(self));
     return PyDict_Type.tp_traverse(self, visit, arg);
 }
 

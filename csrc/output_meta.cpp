@@ -10,7 +10,7 @@
 
 #include <structmember.h>  // PyMemberDef, T_OBJECT_EX
 
-#include <cstring>  // std::strncmp
+#include <cstring>  // std::strcmp, std::strncmp
 
 namespace fastoutput {
 
@@ -144,7 +144,10 @@ int install_field_descriptors(PyTypeObject* type, ClassLayout* layout) {
     if (missing.empty()) {
         return 0;
     }
-    std::unique_ptr<PyMemberDef[]> defs(new PyMemberDef[missing.size()]());
+    // Owned by the layout before any descriptor points into it, so that an error half-way through
+    // leaves no descriptor pointing at freed memory.
+    layout->member_defs.emplace_back(new PyMemberDef[missing.size()]());
+    PyMemberDef* defs = layout->member_defs.back().get();
     for (std::size_t i = 0; i < missing.size(); ++i) {
         const char* utf8 = PyUnicode_AsUTF8(missing[i]->name);  // owned by the (kept) name object
         if (utf8 == nullptr) {
@@ -161,7 +164,6 @@ int install_field_descriptors(PyTypeObject* type, ClassLayout* layout) {
             return -1;
         }
     }
-    layout->member_defs.push_back(std::move(defs));
     PyType_Modified(type);
     return 0;
 }
@@ -360,7 +362,10 @@ PyObject* meta_new(PyTypeObject* meta, PyObject* args, PyObject* kwds) {
     }
     if (is_root) {
         PyObject* extras = PyDict_GetItemString(dict, kExtrasSlot);  // borrowed
-        if (extras == nullptr || Py_TYPE(extras) != &PyMemberDescr_Type || PyList_Append(hidden, PyUnicode_FromString(kExtrasSlot)) < 0) {
+        PyObject* extras_name = PyUnicode_FromString(kExtrasSlot);
+        const int appended = extras_name == nullptr ? -1 : PyList_Append(hidden, extras_name);
+        Py_XDECREF(extras_name);
+        if (extras == nullptr || Py_TYPE(extras) != &PyMemberDescr_Type || appended < 0) {
             Py_DECREF(hidden);
             Py_DECREF(cls);
             PyErr_SetString(PyExc_TypeError, "OutputMeta could not lay out the root class");

@@ -102,6 +102,11 @@ extern bool allocating_natively;
 // True if `name` is a declared field (hash and ==, as a set lookup); -1 on error.
 int is_field(const ClassLayout& layout, PyObject* name);
 
+// The slot holding the extra-attribute dict (null until an extra attribute is set).
+inline PyObject** extras_slot(PyObject* self) {
+    return reinterpret_cast<PyObject**>(reinterpret_cast<char*>(self) + Py_TYPE(self)->tp_dictoffset);
+}
+
 // The slot holding field `field` in `self`.
 inline PyObject** slot_of(PyObject* self, const Field& field) {
     return reinterpret_cast<PyObject**>(reinterpret_cast<char*>(self) + field.offset);
@@ -113,6 +118,11 @@ PyObject* subscript(PyObject* self, PyObject* key);
 PyObject* attributes_snapshot(PyObject* self);  // a new dict: fields in order, then extra attributes
 int ass_subscript(PyObject* self, PyObject* key, PyObject* value);
 PyObject* empty_tuple();  // borrowed
+
+// A new instance of `type` built from field values (borrowed; null = not given), as the dataclass
+// __init__ followed by __post_init__ leaves it. If the class changed meanwhile (allocation or argument
+// binding can run Python code), returns null with no error and sets *stale: take the generic path.
+PyObject* new_native_instance(PyTypeObject* type, const ClassLayout& layout, PyObject* const* values, bool* stale);
 // obj.<name>(): looked up, then called, so that a non-callable attribute fails as in Python code.
 PyObject* call_method(PyObject* obj, const char* name);
 extern PyMethodDef to_tuple_def;

@@ -8,6 +8,8 @@
 // field values. Otherwise it follows the reduce protocol, as copy.copy would.
 #include "output_meta.h"
 
+#include <vector>  // std::vector
+
 namespace fastoutput {
 
 namespace {
@@ -78,7 +80,7 @@ PyObject* setstate(PyObject* self, PyObject* state) {
 
 // True if `self` looks exactly as constructing it from its field values would leave it.
 bool stores_agree(PyObject* self, const ClassLayout& layout) {
-    PyObject* extras = *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(self) + Py_TYPE(self)->tp_dictoffset);
+    PyObject* extras = *extras_slot(self);
     if (extras != nullptr && PyDict_GET_SIZE(extras) != 0) {
         return false;
     }
@@ -115,21 +117,18 @@ PyObject* copy_method(PyObject* self, PyObject* /*unused*/) {
         !stores_agree(self, *layout)) {
         return PyObject_CallOneArg(hooks.copy_by_reduce, self);
     }
-    allocating_natively = true;
-    PyObject* copy = PyDict_Type.tp_new(type, empty_tuple(), nullptr);
-    allocating_natively = false;
-    if (copy == nullptr) {
-        return nullptr;
-    }
+    // The stores agree, so the copy is what constructing from the field values gives. The values are
+    // held while allocating, which may run Python code.
+    std::vector<PyObject*> values;
     for (const Field& field : layout->fields) {
-        PyObject* value = *slot_of(self, field);
-        *slot_of(copy, field) = Py_NewRef(value);
-        if (value != Py_None && PyDict_SetItem(copy, field.name, value) < 0) {
-            Py_DECREF(copy);
-            return nullptr;
-        }
+        values.push_back(Py_NewRef(*slot_of(self, field)));
     }
-    return copy;
+    bool stale = false;
+    PyObject* copy = new_native_instance(type, *layout, values.data(), &stale);
+    for (PyObject* value : values) {
+        Py_DECREF(value);
+    }
+    return stale ? PyObject_CallOneArg(hooks.copy_by_reduce, self) : copy;
 }
 
 }  // namespace

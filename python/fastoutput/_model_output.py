@@ -120,7 +120,7 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
         if declared is not None:
             # what `name in {f.name for f in fields(self)}` says (ClassVars and InitVars are no fields),
             # without building the set on every assignment
-            field = declared.get(name) if name in declared else None
+            field = declared.get(name)
             stores = field is not None and field._field_type is dataclasses._FIELD  # type: ignore[attr-defined]
         else:
             stores = name in self
