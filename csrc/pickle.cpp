@@ -119,14 +119,18 @@ PyObject* copy_method(PyObject* self, PyObject* /*unused*/) {
     }
     // The stores agree, so the copy is what constructing from the field values gives. The values are
     // held while allocating, which may run Python code.
-    std::vector<PyObject*> values;
-    for (const Field& field : layout->fields) {
-        values.push_back(Py_NewRef(*slot_of(self, field)));
+    constexpr std::size_t kStackFields = 32;
+    const std::size_t nfields = layout->fields.size();
+    PyObject* stack_values[kStackFields];
+    std::vector<PyObject*> heap_values(nfields > kStackFields ? nfields : 0);
+    PyObject** values = nfields > kStackFields ? heap_values.data() : stack_values;
+    for (std::size_t i = 0; i < nfields; ++i) {
+        values[i] = Py_NewRef(*slot_of(self, layout->fields[i]));
     }
     bool stale = false;
-    PyObject* copy = new_native_instance(type, *layout, values.data(), &stale);
-    for (PyObject* value : values) {
-        Py_DECREF(value);
+    PyObject* copy = new_native_instance(type, *layout, values, &stale);
+    for (std::size_t i = 0; i < nfields; ++i) {
+        Py_DECREF(values[i]);
     }
     return stale ? PyObject_CallOneArg(hooks.copy_by_reduce, self) : copy;
 }
