@@ -15,6 +15,10 @@ namespace fastoutput {
 int ready_meta_type();
 }
 
+#ifndef FASTOUTPUT_SANITIZERS
+#define FASTOUTPUT_SANITIZERS ""
+#endif
+
 #define FASTOUTPUT_STRINGIFY(x) #x
 #define FASTOUTPUT_VERSION_STRING(x) FASTOUTPUT_STRINGIFY(x)
 
@@ -51,4 +55,6 @@ PYBIND11_MODULE(_core, m) {
         py::arg("cls"),
         "How instances of cls are built: 'native' (the C++ constructor) or 'generic' (its Python __init__).");
     m.attr("__version__") = FASTOUTPUT_VERSION_STRING(VERSION_INFO);
+    // Lets the sanitizer CI leg check that it really runs an instrumented build.
+    m.attr("sanitizers") = FASTOUTPUT_SANITIZERS;
 }

@@ -2,7 +2,9 @@
 
 The whole suite runs once per implementation: ``FASTOUTPUT_PURE_PYTHON=1`` selects the pure-Python
 twin, otherwise the C++ core is used (and must be importable: a silent fallback would test the twin
-twice). ``tools/test.sh`` runs both, under transformers 4.57.6 and the newest 5.x.
+twice). ``tools/test.sh`` runs both, under transformers 4.57.6 and the newest 5.x, and once more
+against a sanitizer build of the core: there ``FASTOUTPUT_EXPECT_SANITIZERS`` names the sanitizers the
+loaded extension must have been built with.
 """
 
 from __future__ import annotations
@@ -31,3 +33,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"expected the {expected} implementation, got {fastoutput.IMPLEMENTATION}"
             " (is the extension built for this interpreter?)"
         )
+    expected_sanitizers = os.environ.get("FASTOUTPUT_EXPECT_SANITIZERS", "")
+    if expected_sanitizers:
+        from fastoutput import _core
+
+        if _core.sanitizers != expected_sanitizers:
+            raise pytest.UsageError(f"expected a build with {expected_sanitizers}, got {_core.sanitizers!r}")

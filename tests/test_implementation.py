@@ -4,6 +4,7 @@ constructor."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 from typing import Optional
@@ -20,7 +21,7 @@ def test_implementation_matches_environment() -> None:
     """IMPLEMENTATION says which implementation the FASTOUTPUT_PURE_PYTHON switch selected."""
     code = "import fastoutput; print(fastoutput.IMPLEMENTATION)"
     for value, expected in (("1", "python"), ("0", "cpp")):
-        env = {"FASTOUTPUT_PURE_PYTHON": value, "PATH": ""}
+        env = dict(os.environ, FASTOUTPUT_PURE_PYTHON=value)  # keeps a preloaded sanitizer runtime
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected
 

@@ -15,9 +15,10 @@ It has five parts:
 3. Values whose ``__eq__``, ``__hash__``, ``__iter__``, ``__len__``, ``__bool__`` or ``__repr__``
    raise, used as field values, as first-field iterables and as keys.
 4. Reference counts and the garbage collector. Every operation, error paths included, leaves a
-   payload's reference count where it was. Outputs are GC-tracked, cycles through them are
-   collected, and ``gc.get_referents`` sees every value they hold. Freed memory that is reused never
-   shows stale data.
+   payload's reference count where it was. Outputs are GC-tracked, cycles through them (fields, extra
+   keys and attributes, the mapping part, their class) are collected and release what they held,
+   and ``gc.get_referents`` sees every value they hold. Freed memory that is reused never shows
+   stale data.
 5. Class objects: user subclasses that are created and then dropped are freed.
 
 Expected exceptions come from ``shared/spec/modeloutput.md`` (beside the repository) where the spec gives them.
@@ -2226,6 +2227,26 @@ def test_reference_cycle_through_an_output_is_collected(make: Callable[[], Any])
         assert dead() is None
 
 
+@pytest.mark.parametrize("cls", [Opt, Slotted, Wide, ModelOutput], ids=lambda cls: cls.__name__)
+def test_collecting_a_self_cycle_releases_every_value_the_output_held(cls: type) -> None:
+    """An output whose only referrer is one of its own fields is freed by the collector clearing it
+    (tp_clear), and that releases everything it held: field slots, mapping-only keys, extra attributes."""
+    in_field, key_only, extra = Payload(), Payload(), Payload()
+    with young_objects_only():
+        out = cls()
+        name = dataclasses.fields(cls)[-1].name if cls is not ModelOutput else "a"
+        out[name] = in_field
+        dict.__setitem__(out, "zz", key_only)
+        object.__setattr__(out, "extra_attribute", extra)
+        out["self"] = out
+        if cls is not ModelOutput:
+            setattr(out, dataclasses.fields(cls)[0].name, out)
+        watched = [weakref.ref(value) for value in (out, in_field, key_only, extra)]
+        del out, in_field, key_only, extra
+        gc.collect(0)
+        assert [ref() for ref in watched] == [None] * 4
+
+
 def _held_values(out: Any) -> list[Any]:
     """What `out` references directly, plus the contents of the dicts it references (its attribute store)."""
     held = []
@@ -2395,6 +2416,7 @@ def _exercise_class(kind: str) -> tuple[weakref.ref[type], list[type]]:
         if kind != "frozen":
             klass({"a": 1, "q": 2})
         dict.__new__(klass)
+        klass.prototype = klass(1, 2)  # a cycle through the class: it holds an instance, which holds it
         if kind == "changed":
             klass.extra_attribute = 1
             klass.__getitem__ = lambda self, key: key

@@ -4,6 +4,8 @@ from collections.abc import Callable
 from typing import Any
 
 __version__: str
+sanitizers: str
+"""The sanitizers this build was compiled with (``"address,undefined"``), or ``""``."""
 
 class OutputMeta(type):
     """Metaclass of every output class: native field slots, constructor and accessors."""
