@@ -16,9 +16,16 @@ PyObject* type_name(PyObject* self) {  // borrowed: type(self).__name__ of a hea
 }
 
 PyObject* values_tuple(PyObject* self) {
-    PyObject* result = PyTuple_New(PyDict_GET_SIZE(self));
-    if (result == nullptr) {
-        return nullptr;
+    // Allocating the tuple may run the garbage collector, and a finalizer may add or remove keys:
+    // size it again until the size holds (the loop below allocates nothing).
+    PyObject* result = nullptr;
+    for (Py_ssize_t size = -1; size != PyDict_GET_SIZE(self);) {
+        Py_XDECREF(result);
+        size = PyDict_GET_SIZE(self);
+        result = PyTuple_New(size);
+        if (result == nullptr) {
+            return nullptr;
+        }
     }
     PyObject *key, *value;
     Py_ssize_t pos = 0, i = 0;

@@ -165,7 +165,7 @@ PyObject* empty_tuple() {
 }
 
 PyObject* new_native_instance(PyTypeObject* type, const ClassLayout& layout, PyObject* const* values, bool* stale) {
-    allocating_natively = true;
+    allocating_natively = true;  // read and cleared by output_alloc, which dict's tp_new calls first
     PyObject* self = PyDict_Type.tp_new(type, empty_tuple(), nullptr);
     allocating_natively = false;
     if (self == nullptr) {

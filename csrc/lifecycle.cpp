@@ -65,8 +65,11 @@ done:
 // every instance, however it is created (dict.__new__, copy, Dynamo), meets descriptors that match
 // the current fields.
 PyObject* output_alloc(PyTypeObject* type, Py_ssize_t nitems) {
-    // The native constructor has just made the table current.
-    ClassLayout* layout = allocating_natively ? layout_of(type) : ready_layout(type);
+    // The native constructor has just made the table current. The flag is taken (and cleared) before
+    // anything here can allocate: a collection run from inside may create instances of its own.
+    const bool native = allocating_natively;
+    allocating_natively = false;
+    ClassLayout* layout = native ? layout_of(type) : ready_layout(type);
     if (layout == nullptr) {
         return nullptr;
     }
@@ -82,7 +85,7 @@ PyObject* output_alloc(PyTypeObject* type, Py_ssize_t nitems) {
         PyObject_Init(self, type);  // new reference, and one to the (heap) type
         PyObject_GC_Track(self);
     }
-    if (!allocating_natively) {
+    if (!native) {
         // What transformers' instances fall back to, through the class attributes, for a field that
         // no __init__ assigned (init=False, a hand-written __init__, dict.__new__).
         for (const Field& field : layout->fields) {

@@ -2339,6 +2339,54 @@ def test_weakref_callback_runs_when_an_output_dies() -> None:
     assert called == [True]
 
 
+class _FinalizerBomb:
+    """Garbage in a cycle whose finalizer runs `action` when the collector frees it."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.cycle = self
+
+    def __del__(self) -> None:
+        self.action()
+
+
+@contextlib.contextmanager
+def finalizer_at_next_allocation(action: Callable[[], None]) -> Iterator[None]:
+    """The next GC-tracked allocation runs the collector, which finds a `_FinalizerBomb` running `action`."""
+    threshold = gc.get_threshold()
+    gc.collect()
+    _FinalizerBomb(action)
+    gc.set_threshold(gc.get_count()[0])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
+@pytest.mark.parametrize("read", [lambda o: o.to_tuple(), lambda o: o[1:]], ids=["to_tuple", "slice"])
+def test_finalizer_adding_keys_while_to_tuple_allocates(read: Callable[[Any], Any]) -> None:
+    """to_tuple() and slices allocate their tuple before copying the values; a finalizer that the
+    collector runs in that allocation and that adds keys is seen: the result has every key's value."""
+    out = Opt(a=1)
+    for i in range(30):  # more than the interpreter keeps tuples of that size for reuse
+        out[f"k{i}"] = i
+    with finalizer_at_next_allocation(lambda: [out.__setitem__(f"new{i}", i) for i in range(100)]):
+        result = read(out)
+    assert len(out) == 131  # the finalizer ran during the read
+    assert read(out) == result
+
+
+def test_finalizer_creating_an_instance_while_the_constructor_allocates() -> None:
+    """An instance made through the generic path (``Cls.__new__``) by a finalizer that runs while
+    the native constructor allocates still reads its fields' class defaults."""
+    made: list[Any] = []
+    kept = Opt(a=0)  # the class's table is built and its instance stays alive
+    with finalizer_at_next_allocation(lambda: made.append(Opt.__new__(Opt))):
+        out = Opt(a=1)
+    (victim,) = made
+    assert (victim.a, victim.b, out.a, kept.a) == (None, None, 1, 0)
+
+
 def test_deeply_nested_outputs_are_freed_without_overflowing_the_stack() -> None:
     """A chain of 100,000 outputs, each held by the next one's field, is freed without a crash."""
     result = run_python(
