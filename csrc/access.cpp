@@ -98,25 +98,31 @@ PyObject* to_tuple(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyOb
     if (layout->native_getitem) {
         return values_tuple(self);
     }
+    // A __getitem__ override: each value is read through it, over the keys as they are now; a size
+    // change made meanwhile fails as iterating over the keys would.
     PyObject* keys = PyDict_Keys(self);
     PyObject* result = keys == nullptr ? nullptr : PyTuple_New(PyList_GET_SIZE(keys));
     for (Py_ssize_t i = 0; result != nullptr && i < PyList_GET_SIZE(keys); ++i) {
         PyObject* value = PyObject_GetItem(self, PyList_GET_ITEM(keys, i));
         if (value == nullptr) {
             Py_CLEAR(result);
-        } else {
-            PyTuple_SET_ITEM(result, i, value);
+            break;
+        }
+        PyTuple_SET_ITEM(result, i, value);
+        if (PyDict_GET_SIZE(self) != PyList_GET_SIZE(keys)) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            Py_CLEAR(result);
         }
     }
     Py_XDECREF(keys);
     return result;
 }
 
-// out[i] without building the tuple: the i-th value in key order.
+// out[i] for an exact int i, without building the tuple: the i-th value in key order.
 PyObject* value_at(PyObject* self, PyObject* index_obj) {
-    Py_ssize_t index = PyLong_CheckExact(index_obj) ? PyLong_AsSsize_t(index_obj) : -1;
-    if (!PyLong_CheckExact(index_obj) || (index == -1 && PyErr_Occurred())) {
-        PyErr_Clear();  // not a plain int, or too big: let the general conversion decide (and word the error)
+    Py_ssize_t index = PyLong_AsSsize_t(index_obj);
+    if (index == -1 && PyErr_Occurred()) {
+        PyErr_Clear();  // too big: the general conversion words the error as tuple indexing does
         index = PyNumber_AsSsize_t(index_obj, PyExc_IndexError);
     }
     if (index == -1 && PyErr_Occurred()) {
@@ -206,6 +212,9 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
         }
     }
     int status = 0;
+    // The replaced values are released once every slot is written, as replacing a real __dict__
+    // would: a finalizer of one of them then sees (and may change) the new attributes.
+    std::vector<PyObject*> replaced;
     for (const Field& field : fields) {
         PyObject* field_value = PyDict_GetItemWithError(value, field.name);  // borrowed
         if (field_value == nullptr && PyErr_Occurred()) {
@@ -213,7 +222,8 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
             break;
         }
         // A field missing from the new dict reads its class default, as in transformers.
-        Py_XSETREF(*slot_of(self, field), Py_XNewRef(field_value != nullptr ? field_value : field.default_value));
+        replaced.push_back(*slot_of(self, field));
+        *slot_of(self, field) = Py_XNewRef(field_value != nullptr ? field_value : field.default_value);
         if (field_value != nullptr && PyDict_DelItem(extras, field.name) < 0) {
             status = -1;
             break;
@@ -223,13 +233,14 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
         Py_DECREF(field.name);
         Py_XDECREF(field.default_value);
     }
-    if (status < 0) {
-        Py_DECREF(extras);
-        return -1;
+    if (status == 0) {
+        status = PyObject_GenericSetDict(self, extras, nullptr);
     }
-    int result = PyObject_GenericSetDict(self, extras, nullptr);
     Py_DECREF(extras);
-    return result;
+    for (PyObject* old_value : replaced) {
+        Py_XDECREF(old_value);
+    }
+    return status;
 }
 
 }  // namespace
@@ -261,9 +272,12 @@ PyObject* attributes_snapshot(PyObject* self) {
             Py_CLEAR(result);
         }
     }
+    // Merging compares names, which may run Python code that replaces the instance's dict: hold it.
+    Py_XINCREF(extras);
     if (result != nullptr && extras != nullptr && PyDict_Update(result, extras) < 0) {
         Py_CLEAR(result);
     }
+    Py_XDECREF(extras);
     return result;
 }
 
@@ -282,7 +296,9 @@ PyObject* subscript(PyObject* self, PyObject* key) {
     if (layout == nullptr) {
         return nullptr;
     }
-    if (layout->native_to_tuple && PyIndex_Check(key)) {
+    // A plain int needs no tuple. Any other index is converted after the values are read, as
+    // to_tuple()[key] does: its __index__ may change the output.
+    if (layout->native_to_tuple && PyLong_CheckExact(key)) {
         return value_at(self, key);
     }
     // A class with its own to_tuple (e.g. MultimodalModelOutput) indexes into that.

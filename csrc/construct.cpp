@@ -87,10 +87,13 @@ void too_many_positional(const ClassLayout& layout, Py_ssize_t given) {
     }
 }
 
-// Binds vectorcall arguments to fields. Fills `values` (borrowed, null = not given); 0 or -1.
+// Binds vectorcall arguments to fields. Fills `values` (borrowed, null = not given); 0, or -1 with
+// an error, or kRebuilt if a keyword's __eq__ changed the class: `values` no longer fits the table.
+constexpr int kRebuilt = 1;
 int bind_arguments(const ClassLayout& layout, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
                    PyObject** values) {
     const Py_ssize_t nfields = static_cast<Py_ssize_t>(layout.fields.size());
+    const unsigned long long generation = layout.generation;
     const Py_ssize_t npositional = std::min(nargs, nfields);
     for (Py_ssize_t i = 0; i < npositional; ++i) {
         values[i] = args[i];
@@ -105,6 +108,9 @@ int bind_arguments(const ClassLayout& layout, PyObject* const* args, Py_ssize_t 
         Py_ssize_t index = field_index(layout, name);
         if (index == kError) {
             return -1;
+        }
+        if (layout.generation != generation) {
+            return kRebuilt;
         }
         if (index == kNoField) {
             PyErr_Format(PyExc_TypeError, "%U() got an unexpected keyword argument '%S'", layout.init_qualname, name);
@@ -147,14 +153,20 @@ int fill_instance(PyObject* self, const ClassLayout& layout, PyObject* const* va
     if (!others_unset || first == nullptr || first == Py_None) {
         return 0;
     }
+    // The tensor check may run Python code (a __class__ property) that rebuilds the table: the
+    // construction goes on with the first field it started with, so its name is held.
+    PyObject* first_name = Py_NewRef(layout.fields[0].name);
     int error = 0;
+    int status = 0;
     if (is_tensor(first, &error) || error) {
-        return error ? -1 : 0;
+        status = error ? -1 : 0;
+    } else {
+        PyObject* result = PyObject_CallFunctionObjArgs(hooks.expand_first_field, self, first_name, first, nullptr);
+        status = result == nullptr ? -1 : 0;
+        Py_XDECREF(result);
     }
-    PyObject* result =
-        PyObject_CallFunctionObjArgs(hooks.expand_first_field, self, layout.fields[0].name, first, nullptr);
-    Py_XDECREF(result);
-    return result == nullptr ? -1 : 0;
+    Py_DECREF(first_name);
+    return status;
 }
 
 }  // namespace
@@ -165,13 +177,14 @@ PyObject* empty_tuple() {
 }
 
 PyObject* new_native_instance(PyTypeObject* type, const ClassLayout& layout, PyObject* const* values, bool* stale) {
+    const unsigned long long generation = layout.generation;
     allocating_natively = true;  // read and cleared by output_alloc, which dict's tp_new calls first
     PyObject* self = PyDict_Type.tp_new(type, empty_tuple(), nullptr);
     allocating_natively = false;
     if (self == nullptr) {
         return nullptr;
     }
-    if (!layout.finalized || layout.version_tag != type->tp_version_tag) {
+    if (!layout.finalized || layout.version_tag != type->tp_version_tag || layout.generation != generation) {
         Py_DECREF(self);
         *stale = true;
         return nullptr;
@@ -201,8 +214,12 @@ PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nar
         values = heap_values.get();
     }
     std::fill(values, values + nfields, nullptr);
-    if (bind_arguments(*layout, args, nargs, kwnames, values) < 0) {
+    const int bound = bind_arguments(*layout, args, nargs, kwnames, values);
+    if (bound < 0) {
         return nullptr;
+    }
+    if (bound == kRebuilt) {
+        return generic_call(type, args, nargs, kwnames);
     }
     // A str subclass keyword's __eq__ may have run Python code that changed the class.
     bool stale = false;

@@ -18,7 +18,14 @@ Hooks hooks;
 bool allocating_natively = false;
 
 int is_field(const ClassLayout& layout, PyObject* name) {
-    return layout.field_names == nullptr ? 0 : PySet_Contains(layout.field_names, name);
+    if (layout.field_names == nullptr) {
+        return 0;
+    }
+    // A str subclass's __eq__ may rebuild the table, which releases the set: hold it meanwhile.
+    PyObject* names = Py_NewRef(layout.field_names);
+    const int found = PySet_Contains(names, name);
+    Py_DECREF(names);
+    return found;
 }
 
 namespace {
@@ -196,6 +203,7 @@ void collect_object_slots(PyTypeObject* type, ClassLayout* layout) {
 
 // Build the table from `describe(cls, root)`.
 int finalize(PyTypeObject* type, ClassLayout* layout) {
+    ++layout->generation;
     layout->clear_fields();
     PyObject* info = PyObject_CallFunctionObjArgs(hooks.describe, type, hooks.root, nullptr);
     if (info == nullptr) {
@@ -408,7 +416,7 @@ int meta_setattro(PyObject* cls, PyObject* name, PyObject* value) {
     if (layout == nullptr || layout->field_names == nullptr || hooks.describe == nullptr) {
         return 0;
     }
-    int is_field_name = PySet_Contains(layout->field_names, name);
+    int is_field_name = is_field(*layout, name);
     if (is_field_name != 1) {
         return is_field_name;
     }
@@ -452,7 +460,8 @@ int ready_meta_type() {
     t.tp_setattro = meta_setattro;
     t.tp_traverse = PyType_Type.tp_traverse;
     t.tp_clear = PyType_Type.tp_clear;
-    t.tp_call = PyType_Type.tp_call;
+    // tp_call is inherited from type, not set here: set, it would put a __call__ in OutputMeta.__dict__
+    // that hides the __call__ of a metaclass combined with this one.
     t.tp_vectorcall_offset = offsetof(PyTypeObject, tp_vectorcall);
     return PyType_Ready(&t);
 }

@@ -42,6 +42,9 @@ struct ClassLayout {
     // Valid while `version_tag` equals the type's tp_version_tag (any class change resets that).
     bool finalized = false;
     unsigned int version_tag = 0;
+    // Counts rebuilds. A native path that runs Python code while it holds the table (a str subclass's
+    // __eq__, a __class__ property) compares it afterwards: a rebuild freed the fields it was using.
+    unsigned long long generation = 0;
     bool is_dataclass = false;
     bool fields_in_slots = false;  // every field has a slot (else all of them live in __dict__)
     bool native_to_tuple = true;   // the class's to_tuple is the core's

@@ -25,14 +25,22 @@ PyObject* state_of(PyObject* self) {
 }
 
 PyObject* field_values(PyObject* self, const ClassLayout& layout) {
-    PyObject* values = PyTuple_New(static_cast<Py_ssize_t>(layout.fields.size()));
-    for (std::size_t i = 0; values != nullptr && i < layout.fields.size(); ++i) {
-        PyObject* value = PyObject_GetAttr(self, layout.fields[i].name);
+    // getattr may run Python code that rebuilds the table: read the fields listed when it started.
+    std::vector<PyObject*> names;
+    for (const Field& field : layout.fields) {
+        names.push_back(Py_NewRef(field.name));
+    }
+    PyObject* values = PyTuple_New(static_cast<Py_ssize_t>(names.size()));
+    for (std::size_t i = 0; values != nullptr && i < names.size(); ++i) {
+        PyObject* value = PyObject_GetAttr(self, names[i]);
         if (value == nullptr) {
             Py_CLEAR(values);
         } else {
             PyTuple_SET_ITEM(values, static_cast<Py_ssize_t>(i), value);
         }
+    }
+    for (PyObject* name : names) {
+        Py_DECREF(name);
     }
     return values;
 }

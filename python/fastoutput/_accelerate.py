@@ -89,8 +89,12 @@ class AttributeDict(dict):  # type: ignore[type-arg]
         return name, self.pop(name)
 
     def clear(self) -> None:
-        for name in list(self):
+        # Every attribute goes before any value is released (as dict.clear does): a value's finalizer
+        # then sees the attributes already cleared, and what it writes stays.
+        held = list(self.items())
+        for name, _ in held:
             del self[name]
+        del held
 
     def __ior__(self, other: Any) -> AttributeDict:
         self.update(other)
