@@ -14,8 +14,25 @@ namespace fastoutput {
 
 namespace {
 
-// The attributes as a new dict (fields first, then extras), or None when there are none.
+// True if the class says what its state is (a __getstate__ other than object's, as
+// @dataclass(frozen=True, slots=True) adds for its own __setstate__); -1 on error.
+int defines_getstate(PyTypeObject* type) {
+    static PyObject* name = PyUnicode_InternFromString("__getstate__");  // kept for the life of the process
+    if (name == nullptr) {
+        return -1;
+    }
+    PyObject* own = _PyType_Lookup(type, name);                  // borrowed
+    PyObject* object_default = _PyType_Lookup(&PyBaseObject_Type, name);  // borrowed; null before 3.11
+    return own != nullptr && own != object_default;
+}
+
+// The pickled state: what the class's own __getstate__ returns, or else the attributes as a new dict
+// (fields first, then extras), or None when there are none.
 PyObject* state_of(PyObject* self) {
+    const int custom = defines_getstate(Py_TYPE(self));
+    if (custom != 0) {
+        return custom < 0 ? nullptr : call_method(self, "__getstate__");
+    }
     PyObject* attributes = attributes_snapshot(self);
     if (attributes != nullptr && PyDict_GET_SIZE(attributes) == 0) {
         Py_DECREF(attributes);

@@ -171,6 +171,19 @@ def field_names(obj_or_cls: Any) -> tuple[str, ...]:
     return tuple(field.name for field in dataclasses.fields(cls))
 
 
+def norm_array(value: Any) -> tuple[Any, ...] | None:
+    """Tensors, arrays, numpy scalars and sizes as comparable data; None for anything else."""
+    if isinstance(value, torch.Tensor):
+        return ("Tensor", str(value.dtype), value.tolist())
+    if isinstance(value, np.ndarray):
+        return ("ndarray", str(value.dtype), value.tolist())
+    if isinstance(value, np.generic):
+        return ("np." + type(value).__name__, value.item())
+    if isinstance(value, torch.Size):
+        return ("Size", list(value))
+    return None
+
+
 def norm(value: Any, depth: int = 0) -> Any:
     """A side-independent, comparable description of ``value``.
 
@@ -194,14 +207,9 @@ def norm(value: Any, depth: int = 0) -> Any:
         return ("str", normalise_text(value))
     if isinstance(value, str):
         return (type(value).__name__, str(value))
-    if isinstance(value, torch.Tensor):
-        return ("Tensor", str(value.dtype), value.tolist())
-    if isinstance(value, np.ndarray):
-        return ("ndarray", str(value.dtype), value.tolist())
-    if isinstance(value, np.generic):
-        return ("np." + type(value).__name__, value.item())
-    if isinstance(value, torch.Size):
-        return ("Size", list(value))
+    array = norm_array(value)
+    if array is not None:
+        return array
     if isinstance(value, (tuple, list)):
         return (type(value).__name__, [norm(item, d) for item in value])
     if isinstance(value, dict):  # plain dicts and OrderedDicts that are not outputs

@@ -697,8 +697,9 @@ def test_threads_really_interleave(stress: StressRun) -> None:
     stress.require_clean()
     trace = stress.trace
     switches = sum(1 for before, after in zip(trace, trace[1:]) if before != after)
-    # run one after the other, 8 threads would switch 7 times
-    assert switches > min(1000, len(trace) // 100), switches
+    # run one after the other, 8 threads would switch 7 times; a busy machine gives fewer switches
+    # than a quiet one (about a thousand at the default count), so the bound stays far below that
+    assert switches > 100, switches
 
 
 def test_own_writes_on_shared_outputs_are_never_lost(stress: StressRun) -> None:

@@ -45,8 +45,11 @@ _COPY_PROTOCOL = ("__reduce__", "__reduce_ex__", "__setstate__", "__getstate__",
 
 
 def copy_by_reduce(obj: Any) -> Any:
-    """What copy.copy does for a class without __copy__: rebuild from ``__reduce_ex__(4)``."""
-    return copy._reconstruct(obj, None, *obj.__reduce_ex__(4))  # type: ignore[attr-defined]
+    """What copy.copy does for a class without __copy__: rebuild from ``__reduce_ex__(4)``, or from
+    ``__reduce__()`` where an instance attribute set ``__reduce_ex__`` to None."""
+    reduce_ex = getattr(obj, "__reduce_ex__", None)
+    reduced = reduce_ex(4) if reduce_ex is not None else obj.__reduce__()
+    return copy._reconstruct(obj, None, *reduced)  # type: ignore[attr-defined]
 
 
 class AttributeDict(dict):  # type: ignore[type-arg]
@@ -106,6 +109,8 @@ def describe(cls: type, root: type) -> dict[str, Any]:
     is_dataclass = dataclasses.is_dataclass(cls)
     fields = dataclasses.fields(cls) if is_dataclass else ()
     names = tuple(field.name for field in fields)
+    declared_slots = cls.__dict__.get("__slots__", ())
+    user_slots = {declared_slots} if isinstance(declared_slots, str) else set(declared_slots)
     init = _dataclass_init(cls, names) if is_dataclass else None
     first_required = bool(fields) and fields[0].default is dataclasses.MISSING
     frozen = is_dataclass and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
@@ -122,8 +127,12 @@ def describe(cls: type, root: type) -> dict[str, Any]:
     return {
         "is_dataclass": is_dataclass,
         "names": names,
-        # (default,) or () for a field without one; a default_factory is not a class default
-        "defaults": tuple(() if field.default is dataclasses.MISSING else (field.default,) for field in fields),
+        # (default,) or () for a field without one; a default_factory is not a class default, and
+        # a @dataclass(slots=True) class keeps none (its fields are slots)
+        "defaults": tuple(
+            () if field.default is dataclasses.MISSING or field.name in user_slots else (field.default,)
+            for field in fields
+        ),
         "first_required": first_required,
         "native": native,
         "init_qualname": init.__qualname__ if init is not None else f"{cls.__qualname__}.__init__",

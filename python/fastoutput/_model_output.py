@@ -35,6 +35,15 @@ def _mapping_equal(output: ModelOutput, other: object) -> Any:
     return result
 
 
+_OBJECT_GETSTATE = getattr(object, "__getstate__", None)  # Python 3.11+
+
+
+def _defines_getstate(cls: type) -> bool:
+    """Whether the class says what its pickled state is (rather than object's attribute dict)."""
+    getstate = getattr(cls, "__getstate__", None)
+    return getstate is not None and getstate is not _OBJECT_GETSTATE
+
+
 def _expand_first_field(self: ModelOutput, name: str, value: Any) -> None:
     """The first-field rule: a lone iterable first value is read as ``(key, value)`` pairs.
 
@@ -106,6 +115,8 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
     # two-argument __getitem__), so eager code reaches the native slot; Dynamo still reads this.
     def __getitem__(self, k: Any, *_: Any) -> Any:
         if isinstance(k, str):
+            if not dict.__contains__(self, k):  # a KeyError, as transformers gives, even with a __missing__
+                raise KeyError(k)
             return dict.__getitem__(self, k)
         return self.to_tuple()[k]
 
@@ -212,7 +223,10 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
         return f"{name}({list(self.items())!r})"
 
     def __reduce__(self) -> Any:
-        state = dict(self.__dict__) or None
+        if _defines_getstate(type(self)):
+            state = self.__getstate__()  # e.g. @dataclass(frozen=True, slots=True): what its __setstate__ reads
+        else:
+            state = dict(self.__dict__) or None
         items = iter(self.items())
         if not dataclasses.is_dataclass(self):
             return type(self), (), state, None, items
