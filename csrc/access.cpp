@@ -245,8 +245,15 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
 
 }  // namespace
 
-PyObject* call_method(PyObject* obj, const char* name) {
-    PyObject* method = PyObject_GetAttrString(obj, name);
+PyObject* interned(const char* name) {
+    return PyUnicode_InternFromString(name);
+}
+
+PyObject* call_method(PyObject* obj, PyObject* name) {
+    if (name == nullptr) {
+        return nullptr;
+    }
+    PyObject* method = PyObject_GetAttr(obj, name);
     if (method == nullptr) {
         return nullptr;
     }
@@ -302,7 +309,8 @@ PyObject* subscript(PyObject* self, PyObject* key) {
         return value_at(self, key);
     }
     // A class with its own to_tuple (e.g. MultimodalModelOutput) indexes into that.
-    PyObject* values = layout->native_to_tuple ? values_tuple(self) : call_method(self, "to_tuple");
+    static PyObject* const to_tuple_name = interned("to_tuple");
+    PyObject* values = layout->native_to_tuple ? values_tuple(self) : call_method(self, to_tuple_name);
     if (values == nullptr) {
         return nullptr;
     }

@@ -14,14 +14,19 @@ namespace fastoutput {
 
 namespace {
 
+PyObject* getstate_name() {  // borrowed
+    static PyObject* const name = interned("__getstate__");
+    return name;
+}
+
 // True if the class says what its state is (a __getstate__ other than object's, as
 // @dataclass(frozen=True, slots=True) adds for its own __setstate__); -1 on error.
 int defines_getstate(PyTypeObject* type) {
-    static PyObject* name = PyUnicode_InternFromString("__getstate__");  // kept for the life of the process
+    PyObject* name = getstate_name();
     if (name == nullptr) {
         return -1;
     }
-    PyObject* own = _PyType_Lookup(type, name);                  // borrowed
+    PyObject* own = _PyType_Lookup(type, name);                       // borrowed
     PyObject* object_default = _PyType_Lookup(&PyBaseObject_Type, name);  // borrowed; null before 3.11
     return own != nullptr && own != object_default;
 }
@@ -31,7 +36,7 @@ int defines_getstate(PyTypeObject* type) {
 PyObject* state_of(PyObject* self) {
     const int custom = defines_getstate(Py_TYPE(self));
     if (custom != 0) {
-        return custom < 0 ? nullptr : call_method(self, "__getstate__");
+        return custom < 0 ? nullptr : call_method(self, getstate_name());
     }
     PyObject* attributes = attributes_snapshot(self);
     if (attributes != nullptr && PyDict_GET_SIZE(attributes) == 0) {
@@ -68,7 +73,8 @@ PyObject* reduce(PyObject* self, PyObject* /*unused*/) {
         return nullptr;
     }
     PyObject* state = state_of(self);
-    PyObject* items = state == nullptr ? nullptr : call_method(self, "items");
+    static PyObject* const items_name = interned("items");
+    PyObject* items = state == nullptr ? nullptr : call_method(self, items_name);
     PyObject* item_iterator = items == nullptr ? nullptr : PyObject_GetIter(items);
     Py_XDECREF(items);
     PyObject* args = nullptr;
