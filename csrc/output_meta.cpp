@@ -11,6 +11,7 @@
 #include <structmember.h>  // PyMemberDef, T_OBJECT_EX
 
 #include <cstring>  // std::strcmp, std::strncmp
+#include <utility>  // std::pair, std::swap
 
 namespace fastoutput {
 
@@ -142,10 +143,11 @@ bool reads_slot(PyTypeObject* type, const Field& field) {
 
 // Make `cls.<field>` a member descriptor of the field's slot (replacing the dataclass default).
 int install_field_descriptors(PyTypeObject* type, ClassLayout* layout) {
-    std::vector<const Field*> missing;
+    // Names held, offsets copied: the allocations below may run Python code that swaps the table.
+    std::vector<std::pair<PyObject*, Py_ssize_t>> missing;
     for (const Field& field : layout->fields) {
         if (!reads_slot(type, field)) {
-            missing.push_back(&field);
+            missing.emplace_back(Py_NewRef(field.name), field.offset);
         }
     }
     if (missing.empty()) {
@@ -155,24 +157,23 @@ int install_field_descriptors(PyTypeObject* type, ClassLayout* layout) {
     // leaves no descriptor pointing at freed memory.
     layout->member_defs.emplace_back(new PyMemberDef[missing.size()]());
     PyMemberDef* defs = layout->member_defs.back().get();
-    for (std::size_t i = 0; i < missing.size(); ++i) {
-        const char* utf8 = PyUnicode_AsUTF8(missing[i]->name);  // owned by the (kept) name object
-        if (utf8 == nullptr) {
-            return -1;
+    int status = 0;
+    for (std::size_t i = 0; i < missing.size() && status == 0; ++i) {
+        auto [name, offset] = missing[i];
+        const char* utf8 = PyUnicode_AsUTF8(name);  // kept alive by the class dict, where it is the key
+        PyObject* descr = nullptr;
+        if (utf8 != nullptr) {
+            defs[i] = PyMemberDef{utf8, T_OBJECT_EX, offset, 0, nullptr};
+            descr = PyDescr_NewMember(type, &defs[i]);
         }
-        defs[i] = PyMemberDef{utf8, T_OBJECT_EX, missing[i]->offset, 0, nullptr};
-        PyObject* descr = PyDescr_NewMember(type, &defs[i]);
-        if (descr == nullptr) {
-            return -1;
-        }
-        int result = PyDict_SetItem(type->tp_dict, missing[i]->name, descr);
-        Py_DECREF(descr);
-        if (result < 0) {
-            return -1;
-        }
+        status = (descr == nullptr || PyDict_SetItem(type->tp_dict, name, descr) < 0) ? -1 : 0;
+        Py_XDECREF(descr);
     }
-    PyType_Modified(type);
-    return 0;
+    for (auto& entry : missing) {
+        Py_DECREF(entry.first);
+    }
+    PyType_Modified(type);  // descriptors were written to the class dict directly
+    return status;
 }
 
 void assign_version_tag(PyTypeObject* type) {
@@ -201,10 +202,11 @@ void collect_object_slots(PyTypeObject* type, ClassLayout* layout) {
     }
 }
 
-// Build the table from `describe(cls, root)`.
+// Build the table from `describe(cls, root)`. Python code runs on the way (describe itself, and any
+// finalizer that an allocation's collection runs), and with it possibly another thread rebuilding the
+// same table: the new table is assembled apart and swapped in with no Python code in between, so
+// that nobody ever sees a half-built or doubly-filled one.
 int finalize(PyTypeObject* type, ClassLayout* layout) {
-    ++layout->generation;
-    layout->clear_fields();
     PyObject* info = PyObject_CallFunctionObjArgs(hooks.describe, type, hooks.root, nullptr);
     if (info == nullptr) {
         return -1;
@@ -223,15 +225,16 @@ int finalize(PyTypeObject* type, ClassLayout* layout) {
         PyErr_SetString(PyExc_TypeError, "describe() returned a malformed class description");
         return -1;
     }
-    layout->is_dataclass = flag("is_dataclass");
-    layout->first_required = flag("first_required");
-    layout->native_to_tuple = flag("native_to_tuple");
-    layout->native_getitem = flag("native_getitem");
-    layout->plain_copy = flag("plain_copy");
+    ClassLayout fresh;  // only its table part is filled, then swapped into `layout`
+    fresh.is_dataclass = flag("is_dataclass");
+    fresh.first_required = flag("first_required");
+    fresh.native_to_tuple = flag("native_to_tuple");
+    fresh.native_getitem = flag("native_getitem");
+    fresh.plain_copy = flag("plain_copy");
     const bool native = flag("native");
-    layout->init_qualname = Py_NewRef(qualname);
-    layout->field_names = PyFrozenSet_New(names);
-    if (layout->field_names == nullptr) {
+    fresh.init_qualname = Py_NewRef(qualname);
+    fresh.field_names = PyFrozenSet_New(names);
+    if (fresh.field_names == nullptr) {
         Py_DECREF(info);
         return -1;
     }
@@ -249,18 +252,33 @@ int finalize(PyTypeObject* type, ClassLayout* layout) {
         Py_ssize_t offset = find_slot(type, name);
         all_in_slots = all_in_slots && offset >= 0;
         PyObject* default_value = PyTuple_GET_SIZE(default_box) == 1 ? Py_NewRef(PyTuple_GET_ITEM(default_box, 0)) : nullptr;
-        layout->fields.push_back(Field{name, offset, default_value});
+        fresh.fields.push_back(Field{name, offset, default_value});
     }
-    layout->fields_in_slots = all_in_slots;
-    layout->mode = (all_in_slots && native) ? BuildMode::Native : BuildMode::Generic;
     Py_DECREF(info);
     if (!all_in_slots) {
         // A field declared after class creation has no slot: then every field stays in __dict__, so
         // that the attributes keep one store.
-        for (Field& field : layout->fields) {
+        for (Field& field : fresh.fields) {
             field.offset = -1;
         }
-    } else if (install_field_descriptors(type, layout) < 0) {
+    }
+    fresh.fields_in_slots = all_in_slots;
+    fresh.mode = (all_in_slots && native) ? BuildMode::Native : BuildMode::Generic;
+    // The swap: plain moves, no Python code. The old table goes with `fresh` at the end of this
+    // function (releasing a default value may run a finalizer, which now sees the new table).
+    std::swap(layout->fields, fresh.fields);
+    std::swap(layout->field_names, fresh.field_names);
+    std::swap(layout->init_qualname, fresh.init_qualname);
+    layout->is_dataclass = fresh.is_dataclass;
+    layout->first_required = fresh.first_required;
+    layout->native_to_tuple = fresh.native_to_tuple;
+    layout->native_getitem = fresh.native_getitem;
+    layout->plain_copy = fresh.plain_copy;
+    layout->fields_in_slots = fresh.fields_in_slots;
+    layout->mode = fresh.mode;
+    ++layout->generation;
+    layout->finalized = false;
+    if (all_in_slots && install_field_descriptors(type, layout) < 0) {
         return -1;
     }
     assign_version_tag(type);

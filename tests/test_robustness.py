@@ -50,7 +50,7 @@ import pytest
 
 from fastoutput import IMPLEMENTATION, ModelOutput
 
-from ._helpers import transformers_major
+from ._helpers import IS_CPP, transformers_major
 
 # ---------------------------------------------------------------------------------------------------
 # Shared helpers
@@ -2604,3 +2604,29 @@ def test_dict_assignment_whose_key_eq_changes_the_class_fields_does_not_crash() 
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "survived 5"
+
+
+def test_table_built_again_while_it_is_being_built_stays_whole() -> None:
+    """Building a class's field table runs Python code (here the ``__get__`` of a class attribute
+    that the build reads); an instance allocated from there builds the same table again, as another
+    thread's first use of the class could. The class ends with one consistent table: construction
+    fills each field once, with its own value."""
+    allocated: list[Any] = []
+
+    class Hook:
+        def __get__(self, instance: Any, owner: type) -> Any:
+            if instance is None and not allocated:
+                allocated.append(None)  # once: the nested build reads this attribute too
+                allocated[0] = dict.__new__(owner)
+            return ModelOutput.__dict__["to_tuple"]
+
+    @dataclass
+    class Built(ModelOutput):
+        a: Any = None
+        b: Any = None
+        to_tuple = Hook()  # type: ignore[assignment]
+
+    out = Built(1, 2)
+    assert (out.a, out.b, keys(out), field_values(out)) == (1, 2, ["a", "b"], {"a": 1, "b": 2})
+    if IS_CPP:  # the twin has no table: nothing reads the attribute during construction
+        assert (allocated[0].a, allocated[0].b) == (None, None)
