@@ -245,10 +245,6 @@ int dict_set(PyObject* self, PyObject* value, void* /*closure*/) {
 
 }  // namespace
 
-PyObject* interned(const char* name) {
-    return PyUnicode_InternFromString(name);
-}
-
 PyObject* call_method(PyObject* obj, PyObject* name) {
     if (name == nullptr) {
         return nullptr;
@@ -309,7 +305,7 @@ PyObject* subscript(PyObject* self, PyObject* key) {
         return value_at(self, key);
     }
     // A class with its own to_tuple (e.g. MultimodalModelOutput) indexes into that.
-    static PyObject* const to_tuple_name = interned("to_tuple");
+    static PyObject* const to_tuple_name = PyUnicode_InternFromString("to_tuple");
     PyObject* values = layout->native_to_tuple ? values_tuple(self) : call_method(self, to_tuple_name);
     if (values == nullptr) {
         return nullptr;

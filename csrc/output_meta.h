@@ -127,11 +127,10 @@ PyObject* empty_tuple();  // borrowed
 // binding can run Python code), returns null with no error and sets *stale: take the generic path.
 PyObject* new_native_instance(PyTypeObject* type, const ClassLayout& layout, PyObject* const* values, bool* stale);
 // obj.<name>(): looked up, then called, so that a non-callable attribute fails as in Python code.
-// `name` is interned once by the caller: a fresh string per call would miss CPython's type attribute
-// cache every time and leave its dead names in it.
+// `name` is interned once by the caller (a static, kept for the life of the process; null if that
+// failed): a fresh string per call would miss CPython's type attribute cache every time and leave
+// its dead names in it.
 PyObject* call_method(PyObject* obj, PyObject* name);
-// An interned str for a name used on every call (kept for the life of the process); null on error.
-PyObject* interned(const char* name);
 extern PyMethodDef to_tuple_def;
 extern PyMethodDef reduce_def;
 extern PyMethodDef setstate_def;

@@ -15,7 +15,7 @@ namespace fastoutput {
 namespace {
 
 PyObject* getstate_name() {  // borrowed
-    static PyObject* const name = interned("__getstate__");
+    static PyObject* const name = PyUnicode_InternFromString("__getstate__");
     return name;
 }
 
@@ -73,7 +73,7 @@ PyObject* reduce(PyObject* self, PyObject* /*unused*/) {
         return nullptr;
     }
     PyObject* state = state_of(self);
-    static PyObject* const items_name = interned("items");
+    static PyObject* const items_name = PyUnicode_InternFromString("items");
     PyObject* items = state == nullptr ? nullptr : call_method(self, items_name);
     PyObject* item_iterator = items == nullptr ? nullptr : PyObject_GetIter(items);
     Py_XDECREF(items);
