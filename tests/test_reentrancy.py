@@ -57,7 +57,7 @@ import pytest
 
 from fastoutput import ModelOutput
 
-from ._helpers import IS_CPP, transformers_major
+from ._helpers import IS_CPP, EqualsAllStr, Hash42Str, transformers_major
 
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11; annotations are not evaluated at run time
@@ -1182,22 +1182,6 @@ def test_repr_with_hostile_values_like_transformers(
         assert actual == (AttributeError, "'Opt' object has no attribute 'c'")  # c is printed after b
         return
     assert actual == expected
-
-
-class Hash42Str(str):
-    """Equal to the str it spells, hashed differently: dict lookups never find that str."""
-
-    __eq__ = str.__eq__
-
-    def __hash__(self) -> int:
-        return 42
-
-
-class EqualsAllStr(str):
-    __hash__ = str.__hash__
-
-    def __eq__(self, other: object) -> bool:
-        return True
 
 
 class EqualsNoneStr(str):

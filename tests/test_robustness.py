@@ -50,7 +50,7 @@ import pytest
 
 from fastoutput import IMPLEMENTATION, ModelOutput
 
-from ._helpers import IS_CPP, transformers_major
+from ._helpers import IS_CPP, EqualsAllStr, Hash42Str, transformers_major
 
 # ---------------------------------------------------------------------------------------------------
 # Shared helpers
@@ -158,22 +158,6 @@ class HashRaisesStr(str):
 
     def __hash__(self) -> int:
         raise RuntimeError("str hash boom")
-
-
-class Hash42Str(str):
-    """Equal to the str it spells, but hashed differently, so dict lookups never find that str."""
-
-    __eq__ = str.__eq__
-
-    def __hash__(self) -> int:
-        return 42
-
-
-class EqualsAllStr(str):
-    __hash__ = str.__hash__
-
-    def __eq__(self, other: object) -> bool:
-        return True
 
 
 class RaisingIndex:
