@@ -154,18 +154,20 @@ PyObject* setattr_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs
     if (bind_method_args("ModelOutput.__setattr__", {"name", "value"}, args, nargs, kwnames, bound) < 0) {
         return nullptr;
     }
-    PyObject* name = bound[0];
     PyObject* value = bound[1];
     ClassLayout* layout = ready_layout(Py_TYPE(self));
-    if (layout == nullptr) {
+    PyObject* name = layout == nullptr ? nullptr : current_cache_name(self, *layout, bound[0]);
+    if (name == nullptr) {
         return nullptr;
     }
+    // The rename may have run Python code that rebuilt the table.
+    layout = ready_layout(Py_TYPE(self));
     // Membership is tested first, whatever the value, as transformers does (an unhashable name fails).
-    const int store = layout->is_dataclass ? is_field(*layout, name) : PyDict_Contains(self, name);
-    if (store < 0 || (store == 1 && value != Py_None && PyDict_SetItem(self, name, value) < 0)) {
-        return nullptr;
-    }
-    if (PyObject_GenericSetAttr(self, name, value) < 0) {
+    const int store = layout == nullptr ? -1 : layout->is_dataclass ? is_field(*layout, name) : PyDict_Contains(self, name);
+    const bool failed = store < 0 || (store == 1 && value != Py_None && PyDict_SetItem(self, name, value) < 0) ||
+                        PyObject_GenericSetAttr(self, name, value) < 0;
+    Py_DECREF(name);
+    if (failed) {
         return nullptr;
     }
     Py_RETURN_NONE;
@@ -284,20 +286,36 @@ PyObject* attributes_snapshot(PyObject* self) {
     return result;
 }
 
-PyObject* subscript(PyObject* self, PyObject* key) {
-    if (PyUnicode_Check(key)) {
-        PyObject* value = PyDict_GetItemWithError(self, key);  // borrowed
-        if (value != nullptr) {
-            return Py_NewRef(value);
-        }
-        if (!PyErr_Occurred()) {
-            PyErr_SetObject(PyExc_KeyError, key);
-        }
-        return nullptr;
+PyObject* current_cache_name(PyObject* self, const ClassLayout& layout, PyObject* name) {
+    // Exact strs are told apart here; for a str subclass its own __eq__ decides, in Python, as it
+    // does in transformers.
+    const bool maybe_old_name =
+        layout.renames_cache && PyUnicode_Check(name) &&
+        (!PyUnicode_CheckExact(name) || PyUnicode_CompareWithASCIIString(name, "past_key_values") == 0 ||
+         PyUnicode_CompareWithASCIIString(name, "cache_params") == 0);
+    if (!maybe_old_name) {
+        return Py_NewRef(name);
     }
+    static PyObject* const rename = PyUnicode_InternFromString("_replace_old_cache_name");
+    return rename == nullptr ? nullptr : PyObject_CallMethodOneArg(self, rename, name);
+}
+
+PyObject* subscript(PyObject* self, PyObject* key) {
     ClassLayout* layout = ready_layout(Py_TYPE(self));
     if (layout == nullptr) {
         return nullptr;
+    }
+    if (PyUnicode_Check(key)) {
+        PyObject* name = current_cache_name(self, *layout, key);
+        if (name == nullptr) {
+            return nullptr;
+        }
+        PyObject* value = PyDict_GetItemWithError(self, name);  // borrowed
+        if (value == nullptr && !PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_KeyError, name);
+        }
+        Py_DECREF(name);
+        return Py_XNewRef(value);
     }
     // A plain int needs no tuple. Any other index is converted after the values are read, as
     // to_tuple()[key] does: its __index__ may change the output.
@@ -320,11 +338,15 @@ int ass_subscript(PyObject* self, PyObject* key, PyObject* value) {
         PyErr_Format(PyExc_Exception, "You cannot use ``__delitem__`` on a %U instance.", type_name(self));
         return -1;
     }
-    if (PyDict_SetItem(self, key, value) < 0) {
+    ClassLayout* layout = ready_layout(Py_TYPE(self));
+    PyObject* name = layout == nullptr ? nullptr : current_cache_name(self, *layout, key);
+    if (name == nullptr) {
         return -1;
     }
     // Straight to the instance, past __setattr__ hooks (so frozen classes accept item assignment).
-    return PyObject_GenericSetAttr(self, key, value);
+    const int status = PyDict_SetItem(self, name, value) < 0 ? -1 : PyObject_GenericSetAttr(self, name, value);
+    Py_DECREF(name);
+    return status;
 }
 
 PyMethodDef to_tuple_def = {"to_tuple", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(to_tuple)),

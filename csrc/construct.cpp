@@ -215,6 +215,12 @@ PyObject* construct_vectorcall(PyObject* type, PyObject* const* args, size_t nar
     }
     std::fill(values, values + nfields, nullptr);
     const int bound = bind_arguments(*layout, args, nargs, kwnames, values);
+    if (bound < 0 && layout->renames_cache) {
+        // Its wrapped __init__ renames `past_key_values=`/`cache_params=` before binding, warns, and
+        // words any other error after the renaming, as transformers 5.x does.
+        PyErr_Clear();
+        return generic_call(type, args, nargs, kwnames);
+    }
     if (bound < 0) {
         return nullptr;
     }

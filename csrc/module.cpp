@@ -5,6 +5,7 @@
 //   lifecycle.cpp    allocation, free list, dealloc, GC traverse/clear
 //   pickle.cpp       __reduce__, __setstate__, __copy__
 //   tensor_check.cpp the first-field tensor test
+//   stand_in.cpp     the metaclass change behind standing in for transformers' classes
 #include <pybind11/pybind11.h>
 
 #include "output_meta.h"
@@ -54,6 +55,15 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("cls"),
         "How instances of cls are built: 'native' (the C++ constructor) or 'generic' (its Python __init__).");
+    m.def(
+        "set_metaclass",
+        [](py::handle cls, py::handle meta) {
+            if (fastoutput::set_metaclass(cls.ptr(), meta.ptr()) < 0) {
+                throw py::error_already_set();
+            }
+        },
+        py::arg("cls"), py::arg("meta"),
+        "Make meta the metaclass of cls; one must derive from the other without adding storage.");
     m.attr("__version__") = FASTOUTPUT_VERSION_STRING(VERSION_INFO);
     // Lets the sanitizer CI leg check that it really runs an instrumented build.
     m.attr("sanitizers") = FASTOUTPUT_SANITIZERS;

@@ -231,6 +231,7 @@ int finalize(PyTypeObject* type, ClassLayout* layout) {
     fresh.native_to_tuple = flag("native_to_tuple");
     fresh.native_getitem = flag("native_getitem");
     fresh.plain_copy = flag("plain_copy");
+    fresh.renames_cache = flag("renames_cache");
     const bool native = flag("native");
     fresh.init_qualname = Py_NewRef(qualname);
     fresh.field_names = PyFrozenSet_New(names);
@@ -274,6 +275,7 @@ int finalize(PyTypeObject* type, ClassLayout* layout) {
     layout->native_to_tuple = fresh.native_to_tuple;
     layout->native_getitem = fresh.native_getitem;
     layout->plain_copy = fresh.plain_copy;
+    layout->renames_cache = fresh.renames_cache;
     layout->fields_in_slots = fresh.fields_in_slots;
     layout->mode = fresh.mode;
     ++layout->generation;

@@ -50,6 +50,9 @@ struct ClassLayout {
     bool native_to_tuple = true;   // the class's to_tuple is the core's
     bool native_getitem = true;    // the class's __getitem__ is the root's
     bool plain_copy = false;       // __reduce__, __setstate__, __copy__ are the core's
+    // A stand-in for a transformers 5.x class: `past_key_values`/`cache_params` name the `cache` field
+    // (the class's _replace_old_cache_name says how) in item get/set, attribute set and keywords.
+    bool renames_cache = false;
     BuildMode mode = BuildMode::Generic;
     bool first_required = false;
     std::vector<Field> fields;     // dataclass fields, in order
@@ -121,6 +124,9 @@ PyObject* subscript(PyObject* self, PyObject* key);
 PyObject* attributes_snapshot(PyObject* self);  // a new dict: fields in order, then extra attributes
 int ass_subscript(PyObject* self, PyObject* key, PyObject* value);
 PyObject* empty_tuple();  // borrowed
+// The name a key or attribute name stands for: `cache` for an old cache name when the class renames
+// them (through its _replace_old_cache_name, which also warns), else `name` itself. New reference.
+PyObject* current_cache_name(PyObject* self, const ClassLayout& layout, PyObject* name);
 
 // A new instance of `type` built from field values (borrowed; null = not given), as the dataclass
 // __init__ followed by __post_init__ leaves it. If the class changed meanwhile (allocation or argument
@@ -144,6 +150,9 @@ void output_free(void* self);
 void drain_free_list(ClassLayout* layout);
 int output_traverse(PyObject* self, visitproc visit, void* arg);
 int output_clear(PyObject* self);
+
+// Makes `meta` the metaclass of the Python class `cls` (stand_in.cpp). Returns 0, or -1 with an error.
+int set_metaclass(PyObject* cls, PyObject* meta);
 
 // Installs the native paths on `root`, the Python-defined ModelOutput. Returns 0, or -1 with an error.
 int install_root(PyObject* root, PyObject* describe, PyObject* expand_first_field, PyObject* is_tensor,

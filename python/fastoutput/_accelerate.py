@@ -23,11 +23,16 @@ assert core is not None
 
 
 def _dataclass_init(cls: type, names: tuple[str, ...]) -> Any:
-    """The ``__init__`` that @dataclass generated for exactly these fields, or None."""
+    """The ``__init__`` that @dataclass generated for exactly these fields, or None. A class that
+    renames old cache keywords has it wrapped by its metaclass: the native constructor binds the
+    field names itself and hands every other call to that wrapper."""
     for owner in cls.__mro__:
         init = owner.__dict__.get("__init__")
         if init is None:
             continue
+        renaming_code = getattr(type(cls), "renaming_init_code", None)
+        if renaming_code is not None and getattr(init, "__code__", None) is renaming_code:
+            init = init.__wrapped__
         params = owner.__dict__.get("__dataclass_params__")
         if params is None or not params.init or not isinstance(init, types.FunctionType):
             return None
@@ -139,6 +144,7 @@ def describe(cls: type, root: type) -> dict[str, Any]:
         "native_to_tuple": cls.to_tuple is root.to_tuple,  # type: ignore[attr-defined]
         "native_getitem": cls.__getitem__ is root.__getitem__,
         "plain_copy": all(getattr(cls, name) is getattr(root, name) for name in _COPY_PROTOCOL),
+        "renames_cache": getattr(cls, "_replace_old_cache_name", None) is not None,
     }
 
 

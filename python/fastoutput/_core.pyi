@@ -22,3 +22,6 @@ def install(
 
 def build_mode(cls: type) -> str:
     """How instances of cls are built: 'native' (the C++ constructor) or 'generic' (its __init__)."""
+
+def set_metaclass(cls: type, meta: type) -> None:
+    """Make meta the metaclass of cls; one must derive from the other without adding storage."""

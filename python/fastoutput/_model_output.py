@@ -78,6 +78,10 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
     name (``out["logits"]``) or by position among the fields that are set (``out[0]``, ``out[:2]``).
     """
 
+    # Stand-ins for transformers 5.x classes (fastoutput._patch) set this to a method mapping the old
+    # cache names to `cache`; item get/set and attribute set go through it for str names.
+    _replace_old_cache_name: Any = None
+
     def __init_subclass__(cls) -> None:
         _torch.register_class(cls)
 
@@ -87,7 +91,7 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
         for key, value in OrderedDict(*args, **kwargs).items():
             self[key] = value
         cls = type(self)
-        if cls is not ModelOutput and not dataclasses.is_dataclass(self):
+        if cls not in BASES and not dataclasses.is_dataclass(self):
             raise TypeError(
                 f"{cls.__module__}.{cls.__name__} is not a dataclass."
                 " This is a subclass of ModelOutput and so must use the @dataclass decorator."
@@ -115,18 +119,24 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
     # two-argument __getitem__), so eager code reaches the native slot; Dynamo still reads this.
     def __getitem__(self, k: Any, *_: Any) -> Any:
         if isinstance(k, str):
+            if self._replace_old_cache_name is not None:
+                k = self._replace_old_cache_name(k)
             if not dict.__contains__(self, k):  # a KeyError, as transformers gives, even with a __missing__
                 raise KeyError(k)
             return dict.__getitem__(self, k)
         return self.to_tuple()[k]
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        if self._replace_old_cache_name is not None and isinstance(key, str):
+            key = self._replace_old_cache_name(key)
         dict.__setitem__(self, key, value)
         object.__setattr__(self, key, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # 5.x: a declared field that is not None is stored as a key too; the bare base class keeps
         # 4.57's rule (only keys that exist are updated).
+        if self._replace_old_cache_name is not None and isinstance(name, str):
+            name = self._replace_old_cache_name(name)
         declared = getattr(type(self), "__dataclass_fields__", None)
         if declared is not None:
             # what `name in {f.name for f in fields(self)}` says (ClassVars and InitVars are no fields),
@@ -237,6 +247,10 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
         for name, value in state.items():
             object.__setattr__(self, name, value)
 
+
+# The classes that may be instantiated without being dataclasses: this one, and its stand-in for
+# transformers' own ModelOutput (fastoutput._patch).
+BASES: set[type] = {ModelOutput}
 
 if core is not None:
     from ._accelerate import accelerate

@@ -8,14 +8,14 @@ C++ core register its Dynamo stand-ins once ``torch._dynamo`` is imported.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
 import weakref
 from collections.abc import Callable
 from functools import partial
 from types import ModuleType
 from typing import Any
+
+from . import _imports
 
 _pending: list[weakref.ref[type]] = []
 # Called with the ``torch._dynamo`` module once it is imported (the C++ core adds its stand-ins here).
@@ -36,14 +36,6 @@ def _unflatten(values: Any, context: Any, output_type: type) -> Any:
     return output_type(**dict(zip(context, values)))
 
 
-def _module_ready(name: str) -> bool:
-    module = sys.modules.get(name)
-    if module is None:
-        return False
-    spec = getattr(module, "__spec__", None)
-    return not getattr(spec, "_initializing", False)
-
-
 def _register(cls: type) -> None:
     from torch.utils import _pytree
 
@@ -60,7 +52,7 @@ def _register(cls: type) -> None:
 
 def register_class(cls: type) -> None:
     """Make ``cls`` a torch pytree node, now if torch is loaded, else as soon as it is."""
-    if _module_ready("torch"):
+    if _imports.module_ready("torch"):
         _register(cls)
         return
     if len(_pending) >= 64 and len(_pending) & (len(_pending) - 1) == 0:
@@ -99,60 +91,10 @@ def _on_dynamo_loaded(module: ModuleType) -> None:
 def on_dynamo_loaded(callback: Callable[[ModuleType], None]) -> None:
     """Run ``callback(torch._dynamo)`` now if Dynamo is loaded, else right after it is imported."""
     dynamo_callbacks.append(callback)
-    if _module_ready("torch._dynamo"):
+    if _imports.module_ready("torch._dynamo"):
         callback(sys.modules["torch._dynamo"])
 
 
-class _NotifyingLoader(importlib.abc.Loader):
-    """Wraps a module's real loader and calls back once the module has finished executing."""
-
-    def __init__(self, loader: Any, callback: Callable[[ModuleType], None]) -> None:
-        self._loader = loader
-        self._callback = callback
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)  # type: ignore[no-any-return]
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)
-        self._callback(module)
-
-    def __getattr__(self, name: str) -> Any:
-        # get_source, get_resource_reader, is_package, ...: whatever the real loader offers
-        return getattr(self._loader, name)
-
-
-class _ImportWatcher(importlib.abc.MetaPathFinder):
-    """Finds nothing itself; it only wraps the loaders of the modules it watches."""
-
-    watched = {"torch": _on_torch_loaded, "torch._dynamo": _on_dynamo_loaded}
-
-    def __init__(self) -> None:
-        self._searching: set[str] = set()
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        callback = self.watched.get(fullname)
-        if callback is None or fullname in self._searching:
-            return None  # not watched, or asked again by a finder we are consulting (a second watcher)
-        self._searching.add(fullname)
-        try:
-            for finder in sys.meta_path:
-                if finder is self or not hasattr(finder, "find_spec"):
-                    continue
-                spec = finder.find_spec(fullname, path, target)
-                if spec is not None:
-                    if spec.loader is not None:
-                        spec.loader = _NotifyingLoader(spec.loader, callback)
-                    return spec
-            return None
-        finally:
-            self._searching.discard(fullname)
-
-
-def _install_watcher() -> None:
-    if not any(isinstance(finder, _ImportWatcher) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _ImportWatcher())
-
-
-_install_watcher()
+_imports.on_import("torch", _on_torch_loaded)
+_imports.on_import("torch._dynamo", _on_dynamo_loaded)
 on_dynamo_loaded(_add_tensor_stand_in)
