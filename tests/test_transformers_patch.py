@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
 import logging
 import pickle
 import subprocess
@@ -26,11 +27,6 @@ from typing import Any
 
 import pytest
 import torch
-import transformers
-import transformers.generation.utils
-import transformers.modeling_outputs
-import transformers.models.clip.modeling_clip
-import transformers.utils.generic
 from torch.utils import _pytree
 
 import fastoutput
@@ -39,6 +35,11 @@ from ._helpers import IS_CPP, transformers_major
 from .transformers_support import patched
 
 pytestmark = pytest.mark.transformers
+
+# Typed as Any: transformers' modules are untyped for mypy.
+for _module in ("generation.utils", "modeling_outputs", "models.clip.modeling_clip", "utils.generic"):
+    importlib.import_module(f"transformers.{_module}")
+transformers: Any = importlib.import_module("transformers")
 
 MAJOR = transformers_major()
 ORIGINAL_ROOT = transformers.utils.ModelOutput
@@ -65,7 +66,7 @@ ORIGINAL_CLIP_OUTPUT = transformers.models.clip.modeling_clip.CLIPOutput
 
 
 def field_spec(cls: type) -> list[tuple[str, Any]]:
-    return [(field.name, field.default) for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    return [(field.name, field.default) for field in dataclasses.fields(cls)]
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +127,8 @@ def test_generation_and_model_specific_outputs_are_replaced() -> None:
 
 def test_outputs_of_stand_ins_pass_checks_against_the_original_classes() -> None:
     """References taken before patching keep working: isinstance/issubclass against the original
-    base and the original class hold for stand-in outputs, and not for unrelated classes."""
+    base and the original class hold for stand-in outputs (also after unpatching, for outputs made
+    while patched), and not for unrelated classes."""
     original = ORIGINAL_MODELING_OUTPUTS["BaseModelOutputWithPast"]
     with patched():
         stand_in = transformers.modeling_outputs.BaseModelOutputWithPast
@@ -137,8 +139,10 @@ def test_outputs_of_stand_ins_pass_checks_against_the_original_classes() -> None
         assert not isinstance(out, ORIGINAL_MODELING_OUTPUTS["CausalLMOutputWithPast"])
         assert not isinstance({}, ORIGINAL_ROOT)
         assert isinstance(original(last_hidden_state=torch.ones(1)), original)  # the originals still work
-    assert not isinstance(out, original)  # unpatched: the originals are themselves again
-    assert type(original) is type(ORIGINAL_ROOT) and type(ORIGINAL_ROOT).__module__ != fastoutput._patch.__name__
+    # Outputs made while patched outlive the patch: the originals keep accepting them.
+    assert isinstance(out, original) and isinstance(out, ORIGINAL_ROOT)
+    assert not isinstance(out, ORIGINAL_MODELING_OUTPUTS["CausalLMOutputWithPast"])
+    assert transformers.modeling_outputs.BaseModelOutputWithPast is original
 
 
 def test_patching_is_idempotent_and_gives_the_same_classes_each_time() -> None:
@@ -191,8 +195,9 @@ def test_pickles_and_serialized_type_names_stay_valid() -> None:
         assert _pytree.SERIALIZED_TYPE_TO_PYTHON_TYPE[name] is stand_in
         leaves, spec = _pytree.tree_flatten(out)
         assert type(_pytree.tree_unflatten(leaves, spec)) is stand_in
-    loaded = pickle.loads(data)
-    assert type(loaded) is original and list(loaded.keys()) == ["loss", "logits"]
+    loaded: Any = pickle.loads(data)
+    assert list(loaded.keys()) == ["loss", "logits"]
+    assert type(loaded) is original
     assert _pytree.SERIALIZED_TYPE_TO_PYTHON_TYPE[name] is original
 
 
@@ -312,7 +317,7 @@ class _Old:
         if id(base) not in cls.classes:
 
             @dataclasses.dataclass
-            class Old(base):  # type: ignore[misc,valid-type]
+            class Old(base):  # type: ignore[misc]
                 last_hidden_state: Any = None
                 past_key_values: Any = None
 
@@ -383,6 +388,19 @@ def test_5x_stand_ins_rename_the_cache_as_5x_does(case: str) -> None:
     if case == "pickle round trip":  # the unpatched pickle is transformers' class, the patched one the stand-in
         assert actual[:4] == expected[:4]
     assert actual == expected
+
+
+@needs_5
+def test_5x_bare_stand_in_base_keeps_fastoutputs_attribute_rule() -> None:
+    """A bare stand-in ModelOutput (pipelines build them) accepts attribute assignment and updates an
+    existing key, as fastoutput's base does; 5.x's own base raises (docs/compatibility.md 14)."""
+    with pytest.raises(TypeError, match="must be called with a dataclass type or instance"):
+        setattr(ORIGINAL_ROOT(a=1), "a", 2)
+    with patched():
+        out = transformers.utils.ModelOutput(a=1)
+        out.a = 2
+        out.z = 3
+        assert list(out.items()) == [("a", 2)] and out.z == 3
 
 
 @needs_5

@@ -39,9 +39,9 @@ def class_name(cls: type) -> str:
 
 def is_output(value: Any) -> bool:
     """Whether ``value`` is a transformers or fastoutput model output (of either run)."""
-    import transformers
+    from transformers.utils.generic import ModelOutput
 
-    return isinstance(value, (transformers.utils.ModelOutput, fastoutput.ModelOutput))
+    return isinstance(value, (ModelOutput, fastoutput.ModelOutput))
 
 
 def assert_same(expected: Any, actual: Any, path: str = "output") -> None:

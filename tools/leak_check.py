@@ -184,6 +184,17 @@ class NoDataclass(ModelOutput):
     pass
 
 
+@dataclass
+class RenamesCache(ModelOutput):
+    """Reads the old cache names as ``cache``, as the 5.x stand-ins of ``patch_transformers()`` do."""
+
+    last_hidden_state: Any = None
+    cache: Any = None
+
+    def _replace_old_cache_name(self, key: Any) -> Any:
+        return "cache" if key in ("past_key_values", "cache_params") else key
+
+
 CLASSES: tuple[type, ...] = (
     ModelOutput, MOT, Opt, PlainChild, WithPostInit, Frozen, Slotted, BaseModelOutput, CausalLMOutputWithPast,
 )
@@ -250,6 +261,7 @@ def build_operations(p: Any, q: Any, r: Any, t1: Any, t2: Any) -> dict[str, Oper
         out.extra = r
         return out
 
+    renaming = RenamesCache(p, cache=q)
     ops: dict[str, Operation] = {}
 
     # -- construction, every form ------------------------------------------------------------------
@@ -534,6 +546,14 @@ def build_operations(p: Any, q: Any, r: Any, t1: Any, t2: Any) -> dict[str, Oper
 
         MadeOnTheFly(p, q), MadeOnTheFlyFrozen(p), MadeOnTheFlyChild(p).to_tuple()
         forget_classes("<locals>.MadeOnTheFly")
+
+    # -- the 5.x cache rename (native item/attribute paths, keyword errors handed to __init__) -----------
+    ops["rename-construct"] = lambda: RenamesCache(p, cache=q)
+    ops["rename-item-get"] = lambda: renaming["past_key_values"]
+    ops["rename-item-get-missing"] = lambda: raising(KeyError, lambda: RenamesCache(p)["cache_params"])
+    ops["rename-item-set"] = lambda: RenamesCache(p).__setitem__("past_key_values", q)
+    ops["rename-attribute-set"] = lambda: setattr(RenamesCache(p), "cache_params", q)
+    ops["rename-keyword-to-init"] = lambda: raising(TypeError, lambda: RenamesCache(p, past_key_values=q))
 
     ops["class-create-and-drop"] = create_and_drop_class
     ops["class-create-and-drop-slots-frozen-child"] = create_and_drop_class_variants

@@ -8,11 +8,11 @@ its stand-in, and an import hook does the same to transformers modules imported 
 looks its output classes up in its module's globals at call time, so models built before the call
 return stand-ins too.
 
-The original class objects stay wherever users and libraries hold them. While patched they get a
+The original class objects stay wherever users and libraries hold them. Patching gives them a
 metaclass whose instance and subclass checks also accept their stand-ins, so
-``isinstance(out, <original>)`` keeps holding. Unpatching gives them their metaclass back and rebinds
-the original classes; a class first defined while patched (in a transformers module imported then)
-gets a transformers-based counterpart built the same way. Counterparts are made once and reused, so
+``isinstance(out, <original>)`` keeps holding (also after unpatching, for outputs made meanwhile).
+Unpatching rebinds the original classes; a class first defined while patched (in a transformers
+module imported then) gets a transformers-based counterpart built the same way. Counterparts are made once and reused, so
 patching again gives the same classes.
 
 Under transformers 5.x the stand-ins behave as 5.x's classes do: their fields are 5.x's (``cache``),
@@ -45,7 +45,6 @@ _patched = False
 _original_root: type | None = None  # transformers' own ModelOutput, once seen
 _stand_in_of: dict[type, type] = {}  # transformers class -> its fastoutput counterpart
 _original_of: dict[type, type] = {}  # fastoutput counterpart -> transformers class
-_metaclass_before: dict[type, type] = {}  # original class -> its metaclass, while patched
 _checking_metaclasses: dict[type, type] = {}  # metaclass -> its subclass that accepts stand-ins
 
 
@@ -202,6 +201,7 @@ def _stand_in(cls: Any) -> Any:
         return cls
     known = _stand_in_of.get(cls)
     if known is not None:
+        _accept_stand_ins(cls)
         return known
     if _original_root is None and cls.__module__ == _GENERIC and cls.__name__ == "ModelOutput" and cls not in _original_of:
         _original_root = cls
@@ -213,6 +213,7 @@ def _stand_in(cls: Any) -> Any:
         counterpart = _rebuild(cls, tuple(_stand_in(base) for base in cls.__bases__))
     _stand_in_of[cls] = counterpart
     _original_of[counterpart] = cls
+    _accept_stand_ins(cls)
     return counterpart
 
 
@@ -285,8 +286,10 @@ _set_metaclass: Callable[[type, type], None] = core.set_metaclass if core is not
 
 
 def _accept_stand_ins(original: type) -> None:
-    if original not in _metaclass_before:
-        _metaclass_before[original] = type(original)
+    """From now on ``isinstance(x, original)`` also holds for instances of its stand-in. This stays
+    after unpatching: outputs made while patched live on, and transformers' code (CLIP's to_tuple, for
+    one) and users' code test them against the original classes."""
+    if type(original) not in _checking_metaclasses.values():
         _set_metaclass(original, _checking_metaclass(type(original)))
 
 
@@ -314,6 +317,9 @@ def _point_serialized_names(classes: list[type]) -> None:
     for cls in classes:
         if cls in pytree.SUPPORTED_NODES:
             pytree.SERIALIZED_TYPE_TO_PYTHON_TYPE[f"{cls.__module__}.{cls.__name__}"] = cls
+    cache_clear = getattr(pytree.treespec_loads, "cache_clear", None)
+    if cache_clear is not None:  # loaded specs are cached by their text, with the class they named then
+        cache_clear()
 
 
 def _patch_module(module: types.ModuleType) -> None:
@@ -321,9 +327,6 @@ def _patch_module(module: types.ModuleType) -> None:
         if not _patched:
             return
         _rebind(module, _stand_in)
-        for original in list(_stand_in_of):
-            _accept_stand_ins(original)
-        _point_serialized_names(list(_original_of))
 
 
 # --- the public functions -------------------------------------------------------------------
@@ -360,6 +363,7 @@ def patch_transformers() -> TransformersPatch:
                 _patch_module(generic)  # the root first: every other class derives from it
             for module in _transformers_modules():
                 _patch_module(module)
+            _point_serialized_names(list(_original_of))
         return handle
 
 
@@ -371,9 +375,6 @@ def unpatch_transformers() -> None:
             return
         _patched = False
         _imports.remove_package_callback(_PACKAGE, _patch_module)
-        for original, metaclass in _metaclass_before.items():
-            _set_metaclass(original, metaclass)
-        _metaclass_before.clear()
         for module in _transformers_modules():
             _rebind(module, _original)
         _point_serialized_names(list(_stand_in_of))
