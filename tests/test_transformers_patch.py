@@ -94,12 +94,14 @@ def test_every_modeling_output_is_replaced_by_a_stand_in_of_the_same_name_and_fi
 
 
 def test_the_base_class_is_replaced_under_every_name_transformers_exports_it() -> None:
-    """``transformers.utils.ModelOutput``, ``transformers.utils.generic.ModelOutput`` and the name in
-    ``modeling_outputs`` are one stand-in: fastoutput's ModelOutput under transformers' name."""
+    """``transformers.utils.ModelOutput``, ``transformers.utils.generic.ModelOutput``, the name in
+    ``modeling_outputs`` and the old ``transformers.file_utils`` path are one stand-in: fastoutput's
+    ModelOutput under transformers' name."""
     with patched():
         root = transformers.utils.ModelOutput
         assert root is not ORIGINAL_ROOT
         assert root is transformers.utils.generic.ModelOutput is transformers.modeling_outputs.ModelOutput
+        assert importlib.import_module("transformers.file_utils").ModelOutput is root  # the old import path
         assert root.__bases__ == (fastoutput.ModelOutput,)
         assert (root.__module__, root.__qualname__) == ("transformers.utils.generic", "ModelOutput")
     assert transformers.utils.ModelOutput is ORIGINAL_ROOT
