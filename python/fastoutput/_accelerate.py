@@ -104,12 +104,12 @@ class AttributeDict(dict):  # type: ignore[type-arg]
             del self[name]
         del held
 
-    def __ior__(self, other: Any) -> AttributeDict:
+    def __ior__(self, other: Any) -> AttributeDict:  # type: ignore[misc]
         self.update(other)
         return self
 
 
-def describe(cls: type, root: type) -> dict[str, Any]:
+def describe(cls: Any, root: Any) -> dict[str, Any]:
     """What the core needs to know about ``cls`` (``ClassLayout`` in csrc/output_meta.h)."""
     is_dataclass = dataclasses.is_dataclass(cls)
     fields = dataclasses.fields(cls) if is_dataclass else ()
@@ -118,14 +118,14 @@ def describe(cls: type, root: type) -> dict[str, Any]:
     user_slots = {declared_slots} if isinstance(declared_slots, str) else set(declared_slots)
     init = _dataclass_init(cls, names) if is_dataclass else None
     first_required = bool(fields) and fields[0].default is dataclasses.MISSING
-    frozen = is_dataclass and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    frozen = is_dataclass and cls.__dataclass_params__.frozen
     native = (
         init is not None
         and bool(fields)
         and (fields[0].default is None or first_required)
         and fields[0].default_factory is dataclasses.MISSING
         and all(field.default is None for field in fields[1:])
-        and cls.__post_init__ is root.__post_init__  # type: ignore[attr-defined]
+        and cls.__post_init__ is root.__post_init__
         and cls.__setitem__ is root.__setitem__
         and (frozen or cls.__setattr__ is root.__setattr__)
     )
@@ -141,7 +141,7 @@ def describe(cls: type, root: type) -> dict[str, Any]:
         "first_required": first_required,
         "native": native,
         "init_qualname": init.__qualname__ if init is not None else f"{cls.__qualname__}.__init__",
-        "native_to_tuple": cls.to_tuple is root.to_tuple,  # type: ignore[attr-defined]
+        "native_to_tuple": cls.to_tuple is root.to_tuple,
         "native_getitem": cls.__getitem__ is root.__getitem__,
         "plain_copy": all(getattr(cls, name) is getattr(root, name) for name in _COPY_PROTOCOL),
         "renames_cache": getattr(cls, "_replace_old_cache_name", None) is not None,

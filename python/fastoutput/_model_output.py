@@ -71,7 +71,7 @@ def _expand_first_field(self: ModelOutput, name: str, value: Any) -> None:
             self[element[0]] = element[1]
 
 
-class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
+class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,metaclass]
     """Base class of every model output: a dict of the fields that are not ``None``.
 
     Subclasses are declared with ``@dataclass``. Fields are read as attributes (``out.logits``), by
@@ -99,7 +99,7 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
 
     def __post_init__(self) -> None:
         cls = type(self)
-        class_fields = dataclasses.fields(self)
+        class_fields = dataclasses.fields(self)  # type: ignore[arg-type]
         if not class_fields:
             raise ValueError(f"{cls.__name__} has no fields.")
         if not all(field.default is None for field in class_fields[1:]):
@@ -221,7 +221,7 @@ class ModelOutput(dict, metaclass=_Meta):  # type: ignore[type-arg,misc]
         equal = _mapping_equal(self, other)
         return equal if equal is NotImplemented else not equal
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     @reprlib.recursive_repr()
     def __repr__(self) -> str:
