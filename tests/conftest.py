@@ -14,7 +14,12 @@ import os
 
 import pytest
 
-import fastoutput
+# TensorFlow is installed for the TF family tests, which import it (and transformers' TF output
+# module) directly. transformers 4.x would otherwise also load its own TF model code next to
+# PyTorch's (its pipelines do), which needs tf-keras under Keras 3.
+os.environ.setdefault("USE_TF", "0")
+
+import fastoutput  # noqa: E402
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a machine with nothing but Python:
 #   for transformers 4.57.6 and for the newest 5.x, a virtualenv with the test dependencies
-#   (torch==2.13.0 CPU, transformers, hypothesis, ...) and fastoutput built from this checkout;
+#   (torch==2.13.0 CPU, transformers, hypothesis, ...), TensorFlow, JAX and flax (the `frameworks`
+#   extra) and fastoutput built from this checkout;
 #   in each, the suite runs against the C++ core and against the pure-Python twin, and the
 #   benchmarks run once as a smoke test (--benchmark-disable). Then the suite runs once more against
 #   a build of the C++ core with AddressSanitizer + UndefinedBehaviorSanitizer.
@@ -26,7 +27,7 @@ for line in "hf4=transformers==4.57.6" "hf5=transformers>=5,<6"; do
     if [ ! -x "$venv/bin/python" ]; then
         "$PYTHON" -m venv "$venv"
     fi
-    "$venv/bin/python" -m pip install --quiet ".[test]" "$requirement"
+    "$venv/bin/python" -m pip install --quiet ".[test,frameworks]" "$requirement"
     for impl in cpp python; do
         pure=0
         if [ "$impl" = python ]; then pure=1; fi
@@ -37,7 +38,9 @@ for line in "hf4=transformers==4.57.6" "hf5=transformers>=5,<6"; do
     run "$venv/bin/python" -m pytest -p no:cacheprovider benchmarks --benchmark-disable -q
 done
 
-# The C++ core built with AddressSanitizer + UndefinedBehaviorSanitizer runs the whole suite again.
+# The C++ core built with AddressSanitizer + UndefinedBehaviorSanitizer runs the whole suite again
+# (without TensorFlow and JAX, whose own allocators and threads are not built for it: their family
+# tests skip here and run in the legs above).
 # Python's own allocator is switched off so that ASan sees every object allocation, and the ASan
 # runtime is preloaded because the interpreter itself is not instrumented, and libstdc++ with it so
 # that ASan can intercept C++ throws (torch's errors are C++ exceptions). Leak detection is off:

@@ -34,6 +34,14 @@ def on_import(name: str, callback: Callback) -> None:
     _modules.setdefault(name, []).append(callback)
 
 
+def call_when_imported(name: str, callback: Callback) -> None:
+    """Call ``callback(module)`` now if module ``name`` is imported, else once it is."""
+    if module_ready(name):
+        callback(sys.modules[name])
+    else:
+        on_import(name, callback)
+
+
 def on_package_import(package: str, callback: Callback) -> None:
     """Call ``callback(module)`` each time ``package`` or one of its submodules finishes executing."""
     _packages.setdefault(package, []).append(callback)

@@ -45,7 +45,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import fastoutput
 
@@ -359,13 +359,19 @@ def interleave(variants: Sequence[Variant], rounds: int, seconds: float) -> None
         set_patched(before)
 
 
+class Timed(Protocol):
+    """What a ratio needs of its two sides: per-round times by clock (``CPU``, ``WALL``)."""
+
+    samples: dict[str, list[float]]
+
+
 @dataclasses.dataclass(frozen=True)
 class Ratio:
-    """``numerator`` over ``denominator``, round by round."""
+    """``numerator`` over ``denominator``, round by round (``bench_frameworks`` uses it too)."""
 
     name: str
-    numerator: Variant
-    denominator: Variant
+    numerator: Timed
+    denominator: Timed
     target: float | None = None  # the largest ratio wanted, if any
 
     def per_round(self, clock: str = CPU) -> list[float]:
@@ -375,13 +381,25 @@ class Ratio:
         return statistics.median(self.per_round(clock))
 
     def quartiles(self, clock: str = CPU) -> tuple[float, float]:
-        return _quartiles(self.per_round(clock))
+        return quartiles(self.per_round(clock))
 
     def of_minima(self, clock: str = CPU) -> float:
         return min(self.numerator.samples[clock]) / min(self.denominator.samples[clock])
 
+    def row(self) -> list[str]:
+        """This ratio as a row under ``RATIO_HEADER``."""
+        low, high = self.quartiles()
+        target = "-"
+        if self.target is not None:
+            target = f"<= {self.target:.2f}x: {'met' if self.median() <= self.target else 'MISSED'}"
+        return [self.name, f"{self.median():.3f}x", f"{low:.3f}-{high:.3f}", f"{self.of_minima():.3f}x",
+                f"{self.median(WALL):.3f}x", target]
 
-def _quartiles(values: list[float]) -> tuple[float, float]:
+
+RATIO_HEADER = ["ratio", "CPU", "CPU IQR", "CPU min/min", "wall", "target"]
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
     if len(values) < 2:
         return values[0], values[0]
     low, _, high = statistics.quantiles(values, n=4)
@@ -496,22 +514,16 @@ def render(results: Results, markdown: bool = False) -> str:
         cpu, wall = variant.samples[CPU], variant.samples[WALL]
         median = statistics.median(cpu)
         rows.append([variant.benchmark, variant.label, _us(median), _us(min(cpu)),
-                     _percent(*_quartiles(cpu), median), _percent(min(cpu), max(cpu), median),
+                     _percent(*quartiles(cpu), median), _percent(min(cpu), max(cpu), median),
                      _us(statistics.median(wall))])
     header = ["benchmark", "variant", "CPU µs", "min", "IQR", "range", "wall µs"]
     out = [bench._table("µs per call (CPU: median over rounds, min; spread over rounds: IQR and max-min, "
                         "relative to the median; wall: median)", header, rows, markdown)]
     rows = []
     for ratio in results.ratios:
-        low, high = ratio.quartiles()
-        target = "-"
-        if ratio.target is not None:
-            target = f"<= {ratio.target:.2f}x: {'met' if ratio.median() <= ratio.target else 'MISSED'}"
-        rows.append([ratio.name, f"{ratio.median():.3f}x", f"{low:.3f}-{high:.3f}", f"{ratio.of_minima():.3f}x",
-                     f"{ratio.median(WALL):.3f}x", target])
-    header = ["ratio", "CPU", "CPU IQR", "CPU min/min", "wall", "target"]
+        rows.append(ratio.row())
     out.append(bench._table("Ratios (CPU, wall: median of per-round ratios; IQR over rounds; min/min: ratio of the "
-                            "fastest rounds)", header, rows, markdown))
+                            "fastest rounds)", RATIO_HEADER, rows, markdown))
     return "\n".join(out)
 
 
