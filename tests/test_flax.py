@@ -50,7 +50,7 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 import pytest
 
-# jax and flax come with the `frameworks` extra, which every CI leg but the sanitizer build installs.
+# jax and flax come with the `frameworks` extra, which tools/test.sh installs in every leg.
 pytest.importorskip("jax")
 pytest.importorskip("flax")
 

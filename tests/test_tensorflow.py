@@ -59,7 +59,7 @@ import pytest
 import fastoutput
 from tests._helpers import transformers_major
 
-# The ``frameworks`` extra; only the sanitizer leg of tools/test.sh goes without it (and skips this file).
+# The ``frameworks`` extra, which tools/test.sh installs in every leg.
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 

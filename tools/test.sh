@@ -38,9 +38,7 @@ for line in "hf4=transformers==4.57.6" "hf5=transformers>=5,<6"; do
     run "$venv/bin/python" -m pytest -p no:cacheprovider benchmarks --benchmark-disable -q
 done
 
-# The C++ core built with AddressSanitizer + UndefinedBehaviorSanitizer runs the whole suite again
-# (without TensorFlow and JAX, whose own allocators and threads are not built for it: their family
-# tests skip here and run in the legs above).
+# The C++ core built with AddressSanitizer + UndefinedBehaviorSanitizer runs the whole suite again.
 # Python's own allocator is switched off so that ASan sees every object allocation, and the ASan
 # runtime is preloaded because the interpreter itself is not instrumented, and libstdc++ with it so
 # that ASan can intercept C++ throws (torch's errors are C++ exceptions). Leak detection is off:
@@ -62,7 +60,7 @@ done
 if [ ! -x "$venv/bin/python" ]; then
     "$PYTHON" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet ".[test]" "transformers==4.57.6" \
+"$venv/bin/python" -m pip install --quiet ".[test,frameworks]" "transformers==4.57.6" \
     -Ccmake.define.FASTOUTPUT_SANITIZE=ON -Ccmake.define.FASTOUTPUT_WERROR=ON -Ccmake.build-type=RelWithDebInfo
 run env LD_PRELOAD="${preload# }" PYTHONMALLOC=malloc FASTOUTPUT_PURE_PYTHON=0 FASTOUTPUT_EXPECT_SANITIZERS=address,undefined \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
