@@ -57,7 +57,7 @@ import numpy as np
 import pytest
 
 import fastoutput
-from tests._helpers import transformers_major
+from ._helpers import transformers_major
 
 # The ``frameworks`` extra, which tools/test.sh installs in every leg.
 tf = pytest.importorskip("tensorflow")
