@@ -14,10 +14,12 @@ import os
 
 import pytest
 
-# TensorFlow is installed for the TF family tests, which import it (and transformers' TF output
-# module) directly. transformers 4.x would otherwise also load its own TF model code next to
-# PyTorch's (its pipelines do), which needs tf-keras under Keras 3.
+# TensorFlow and JAX are installed for the TF and Flax family tests, which import them (and
+# transformers' TF/Flax output modules) directly. Left on, transformers 4.x would load its own TF model
+# code next to PyTorch's (its pipelines do; that needs tf-keras under Keras 3), and its tensor test would
+# import jax at the first output any test builds. test_flax gives transformers' Flax classes flax back.
 os.environ.setdefault("USE_TF", "0")
+os.environ.setdefault("USE_FLAX", "0")
 
 import fastoutput  # noqa: E402
 

@@ -61,6 +61,7 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import gc
 import random
 import sys
 import threading
@@ -646,6 +647,11 @@ class StressRun:
         ]
         previous = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
+        # Other libraries' garbage-collector callbacks (jax adds one) are Python code that a collection
+        # runs inside C-level loops such as list(out.items()), letting threads switch where the
+        # workers rely on none doing so, as with any dict; they are put back afterwards.
+        callbacks = gc.callbacks[:]
+        gc.callbacks.clear()
         started = time.perf_counter()
         try:
             for thread in threads:
@@ -663,6 +669,7 @@ class StressRun:
         finally:
             self.stop.set()
             sys.setswitchinterval(previous)
+            gc.callbacks[:] = callbacks
             self.seconds = time.perf_counter() - started
 
     def require_clean(self) -> None:

@@ -27,6 +27,8 @@ transformers' ``ModelOutput`` under both lines; 5.x dropped JAX tensor detection
 lone JAX first field makes transformers' frozen output raise while fastoutput's keeps the value.
 ``flax.serialization`` state dicts and bytes round-trip both libraries' classes (fastoutput registers
 its classes when flax.serialization is imported, as ``flax.struct.dataclass`` does at decoration).
+``tests/conftest.py`` sets ``USE_FLAX=0``; the fixture ``transformers_sees_flax`` gives transformers 4.57.6
+back the flax availability its Flax classes rely on.
 
 Run: ``FASTOUTPUT_PURE_PYTHON=0 python -m pytest tests/test_flax.py -q`` and ``FASTOUTPUT_PURE_PYTHON=1 ...``,
 under transformers 4.57.6 and 5.x (jax, jaxlib and flax installed).
@@ -74,6 +76,20 @@ HF_FLAX: ModuleType | None = (
 needs_hf_flax = pytest.mark.skipif(HF_FLAX is None, reason="transformers 5 removed modeling_flax_outputs")
 
 FrozenInstanceError = dataclasses.FrozenInstanceError
+
+
+@pytest.fixture(autouse=True)
+def transformers_sees_flax(monkeypatch: pytest.MonkeyPatch) -> None:
+    """transformers 4.57.6 as its Flax users have it: with flax available.
+
+    ``tests/conftest.py`` sets ``USE_FLAX=0``, which 4.57.6 reads at import into ``is_flax_available()``;
+    its ``is_tensor`` then counts no JAX array or tracer as a tensor, and its frozen Flax outputs fail on
+    a lone JAX first field. The reference for these classes is transformers with flax available.
+    """
+    if HF_MAJOR == 4:
+        from transformers.utils import import_utils
+
+        monkeypatch.setattr(import_utils, "_flax_available", True)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -131,10 +131,15 @@ def run_python(source: str) -> subprocess.CompletedProcess[str]:
 
 
 def forget_class(cls: type) -> None:
-    """Drop the torch pytree registry's reference to ``cls`` (transformers keeps the same one)."""
+    """Drop the torch pytree registries' references to ``cls`` (transformers keeps the same ones):
+    torch's own, and optree's, where torch registers too when optree is installed (keras needs it)."""
     pytree = sys.modules.get("torch.utils._pytree")
     if pytree is not None and cls in pytree.SUPPORTED_NODES:
         pytree._deregister_pytree_node(cls)
+    optree = sys.modules.get("optree")
+    if optree is not None:
+        with contextlib.suppress(ValueError):  # not registered there
+            optree.unregister_pytree_node(cls, namespace="torch")
 
 
 # ---------------------------------------------------------------------------------------------------

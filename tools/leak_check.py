@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import copy
 import dataclasses
 import gc
@@ -227,6 +228,10 @@ def forget_classes(qualname_part: str) -> None:
                 if pytree.SERIALIZED_TYPE_TO_PYTHON_TYPE.get(serialized_name) is cls:
                     del pytree.SERIALIZED_TYPE_TO_PYTHON_TYPE[serialized_name]
                 pytree.CONSTANT_NODES.discard(cls)
+                # torch registers in optree's registry too when optree is installed (keras needs it)
+                if "optree" in sys.modules:
+                    with contextlib.suppress(ValueError):
+                        sys.modules["optree"].unregister_pytree_node(cls, namespace="torch")
     pending = fastoutput_torch._pending
     if pending:
         pending[:] = [ref for ref in pending if (made := ref()) is None or qualname_part not in made.__qualname__]
