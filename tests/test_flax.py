@@ -66,7 +66,7 @@ from transformers.utils.generic import ModelOutput as HFModelOutput
 
 import fastoutput
 from fastoutput import modeling_flax_outputs as FO_FLAX
-from ._helpers import transformers_major
+from ._helpers import field_names, fields_of, transformers_major
 
 HF_MAJOR = transformers_major()
 # 4.57.6 must have the module (a broken import there fails the run instead of skipping); 5.x removed it.
@@ -146,10 +146,6 @@ def module_of(side: str) -> ModuleType:
         return FO_FLAX
     assert HF_FLAX is not None
     return HF_FLAX
-
-
-def field_names(cls_or_obj: Any) -> list[str]:
-    return [field.name for field in dataclasses.fields(cls_or_obj)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -385,7 +381,7 @@ def test_frozen_container_operation(op_id: str) -> None:
     first-field rule counts a JAX array as a tensor (a list is expanded and so fails on a frozen class)."""
     op = OPS_BY_ID[op_id]
     out = sample(FO_FLAX)
-    before = {name: getattr(out, name) for name in field_names(out)}
+    before = fields_of(out)
     if op.raises is not None:
         error_type, message = op.raises
         with pytest.raises(error_type) as caught:
@@ -465,7 +461,7 @@ def test_replace(case_id: str) -> None:
         new = out.replace(**changes)
         assert type(new) is type(out) and new is not out
         assert list(new.keys()) == expected
-        values = {name: getattr(out, name) for name in field_names(out)} | changes
+        values = fields_of(out) | changes
         assert all(getattr(new, name) is value for name, value in values.items())
         assert not {key for key in vars(new) if key not in values}
     assert describe(out) == state_before

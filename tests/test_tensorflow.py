@@ -57,7 +57,7 @@ import numpy as np
 import pytest
 
 import fastoutput
-from ._helpers import transformers_major
+from ._helpers import field_names, keys, transformers_major
 
 # The ``frameworks`` extra, which tools/test.sh installs in every leg.
 tf = pytest.importorskip("tensorflow")
@@ -147,14 +147,6 @@ def module_classes(module: ModuleType) -> dict[str, Any]:
     }
 
 
-def field_names(cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]
-
-
-def keys_of(output: Any) -> list[Any]:
-    return list(output.keys())
-
-
 def traced(function: Callable[..., Any]) -> Callable[..., Any]:
     """``tf.function(function)`` (``tf.function`` is untyped)."""
     return cast("Callable[..., Any]", tf.function(function))
@@ -225,7 +217,7 @@ def test_class_has_the_4_57_6_name_fields_and_defaults(name: str) -> None:
     assert cls.__name__ == cls.__qualname__ == name
     assert cls.__module__ == "fastoutput.modeling_tf_outputs"
     assert cls.__bases__ == (fastoutput.ModelOutput,)
-    assert keys_of(cls()) == []
+    assert keys(cls()) == []
     assert not cls.__dataclass_params__.frozen
     assert dataclasses.is_dataclass(cls)
     fields = dataclasses.fields(cls)
@@ -274,7 +266,7 @@ def logits_alias_ops(module: ModuleType) -> list[Any]:
         lambda: delattr(out, "logits"),
         lambda: out["logits"],
         lambda: "logits" in out,
-        lambda: keys_of(out),
+        lambda: keys(out),
         lambda: out.to_tuple()[0] is reconstruction,
         lambda: cls(logits=reconstruction),
         lambda: type(out).logits.fset,
@@ -307,7 +299,7 @@ def test_masked_image_modeling_logits_is_a_read_only_alias() -> None:
         out["logits"]
     with pytest.raises(TypeError, match="logits"):
         cls(logits=reconstruction)
-    assert keys_of(out) == ["reconstruction"] and "logits" not in out
+    assert keys(out) == ["reconstruction"] and "logits" not in out
     assert out.reconstruction is reconstruction
 
 
@@ -343,7 +335,7 @@ def by_reference(module: ModuleType) -> dict[str, Any]:
             )
             identical = identical and all(a is b for a, b in zip(out.to_tuple(), values, strict=True))
             identical = identical and all(a is b for a, b in zip(out.values(), values, strict=True))
-            report.setdefault(name, []).append((keys_of(out), identical))
+            report.setdefault(name, []).append((keys(out), identical))
     return report
 
 
@@ -391,8 +383,8 @@ def first_field_eager(module: ModuleType, make: Callable[[], Any]) -> Any:
     hidden = (const(1),)
     two = cls(value, hidden)
     return (
-        keys_of(alone), alone[0] is value, alone.last_hidden_state is value,
-        keys_of(two), two[0] is value, two[1] is hidden,
+        keys(alone), alone[0] is value, alone.last_hidden_state is value,
+        keys(two), two[0] is value, two[1] is hidden,
     )
 
 
@@ -428,7 +420,7 @@ def first_field_symbolic(module: ModuleType, spy: IterSpy | None = None) -> Any:
     def build(x: Any) -> Any:
         out = cls(x)
         two = cls(x * 2.0, (x,))
-        seen.append((type(x).__name__, keys_of(out), out[0] is x, out.last_hidden_state is x, keys_of(two)))
+        seen.append((type(x).__name__, keys(out), out[0] is x, out.last_hidden_state is x, keys(two)))
         if spy is not None:
             seen.append(list(spy.calls))
         return out
@@ -476,7 +468,7 @@ def through_tf_function(module: ModuleType) -> Any:
 
     @traced
     def loss(out: Any) -> Any:
-        seen.append((type(out).__name__, getattr(module, type(out).__name__) is type(out), keys_of(out)))
+        seen.append((type(out).__name__, getattr(module, type(out).__name__) is type(out), keys(out)))
         return tf.reduce_sum(out.last_hidden_state) + tf.reduce_sum(out["hidden_states"][1])
 
     first = forward(const(2, 2))
@@ -495,8 +487,8 @@ def test_tf_function_returns_the_class() -> None:
         hidden = FO_TF.TFBaseModelOutput(last_hidden_state=x * 2.0, hidden_states=(x, x + 1.0))
         qa = FO_TF.TFQuestionAnsweringModelOutput(start_logits=x[:, 0], end_logits=x[:, 1])
         qa["loss"] = tf.reduce_sum(x)
-        assert keys_of(hidden) == ["last_hidden_state", "hidden_states"]
-        assert keys_of(qa) == ["start_logits", "end_logits", "loss"]
+        assert keys(hidden) == ["last_hidden_state", "hidden_states"]
+        assert keys(qa) == ["start_logits", "end_logits", "loss"]
         assert got == norm((hidden, qa), FO_TF)  # same classes, keys in order, fields (None ones too), values
     # sum(2x) + sum(x + 1) over x = 0..3, then x = 10..13
     assert losses == [2 * 6 + 10, 2 * 46 + 50]

@@ -39,23 +39,16 @@ from torch._dynamo.testing import CompileCounter, CompileCounterWithBackend
 from torch.utils import _pytree as pytree
 
 import fastoutput
-from .transformers_support import assert_same, class_name, patched, run_both
+from .transformers_support import assert_same, class_name, run_both
 
 # Typed as Any: transformers' constructors are untyped for mypy.
 transformers: Any = importlib.import_module("transformers")
 modeling_outputs: Any = importlib.import_module("transformers.modeling_outputs")
 
-pytestmark = pytest.mark.transformers
+pytestmark = [pytest.mark.transformers, pytest.mark.usefixtures("fresh_dynamo")]
 
 GPT2_OUTPUT = "CausalLMOutputWithCrossAttentions"
 BERT_OUTPUT = "SequenceClassifierOutput"
-
-
-@pytest.fixture(autouse=True)
-def fresh_dynamo() -> Iterator[None]:
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -135,8 +128,7 @@ def assert_patched_output(output: Any, original: type, patched_class: type) -> N
     assert class_name(patched_class) == class_name(original)
     assert type(output) is patched_class
     assert isinstance(output, fastoutput.ModelOutput)
-    if fastoutput.transformers_patched():
-        assert isinstance(output, original)  # (only while patched)
+    assert isinstance(output, original)
 
 
 def assert_output_matches(expected: Any, actual: Any, *, exact: bool = True) -> None:
@@ -163,19 +155,16 @@ class CompiledRun:
 
 
 def compile_and_run(case: Case, backend: str) -> CompiledRun:
-    """Eager call, then two calls of ``torch.compile(model, fullgraph=True)``, between Dynamo resets."""
-    torch._dynamo.reset()
-    try:
-        # Eager first: transformers 5.x installs its output-capturing hooks on the first call, under a
-        # threading.Lock Dynamo cannot enter (a graph break of transformers' own, patched or not).
-        eager = case.model(**case.inputs)
-        counter = CompileCounterWithBackend(backend)
-        compiled = torch.compile(case.model, backend=counter, fullgraph=True)
-        first = compiled(**case.inputs)
-        second = compiled(**case.inputs)
-        return CompiledRun(eager, first, second, counter.frame_count, current_class(case.output_name))
-    finally:
-        torch._dynamo.reset()
+    """Eager call, then two calls of ``torch.compile(model, fullgraph=True)``, after a Dynamo reset."""
+    torch._dynamo.reset()  # run_both compiles twice in one test; fresh_dynamo resets after it
+    # Eager first: transformers 5.x installs its output-capturing hooks on the first call, under a
+    # threading.Lock Dynamo cannot enter (a graph break of transformers' own, patched or not).
+    eager = case.model(**case.inputs)
+    counter = CompileCounterWithBackend(backend)
+    compiled = torch.compile(case.model, backend=counter, fullgraph=True)
+    first = compiled(**case.inputs)
+    second = compiled(**case.inputs)
+    return CompiledRun(eager, first, second, counter.frame_count, current_class(case.output_name))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -229,7 +218,7 @@ def test_model_compiled_before_patching_follows_the_patch() -> None:
 
     before = compiled(**case.inputs)
     assert counter.frame_count == 1
-    with patched():
+    with fastoutput.patch_transformers():
         during = compiled(**case.inputs)
         patched_class = current_class(case.output_name)
     after = compiled(**case.inputs)
@@ -269,7 +258,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     original = current_class(case.output_name)
     unpatched_eager = case.model(**case.inputs)
     unpatched_program = torch.export.export(case.model, (), kwargs=case.inputs)
-    with patched():
+    with fastoutput.patch_transformers():
         patched_class = current_class(case.output_name)
         patched_eager = case.model(**case.inputs)
         patched_program = torch.export.export(case.model, (), kwargs=case.inputs)
@@ -321,7 +310,7 @@ def test_export_patched_out_spec(exported: Exported) -> None:
 def test_export_patched_program_runs(exported: Exported) -> None:
     """The patched programs (non-strict, strict) return the patched class with eager's values."""
     for program in (exported.patched_program, exported.patched_strict_program):
-        with patched():
+        with fastoutput.patch_transformers():
             result = program.module()(**exported.inputs)
         assert_patched_output(result, exported.original, exported.patched_class)
         assert_same(exported.patched_eager, result)
@@ -348,7 +337,7 @@ def load_and_run(path: Path, inputs: dict[str, Any]) -> tuple[type, Any]:
 def test_export_save_load_patched(exported: Exported) -> None:
     """Saved and loaded while patched, a patched program's output unflattens to the patched class,
     with eager's values."""
-    with patched():
+    with fastoutput.patch_transformers():
         spec_type, result = load_and_run(exported.patched_path, exported.inputs)
         assert isinstance(result, exported.original)
     assert spec_type is exported.patched_class
@@ -365,7 +354,7 @@ def test_export_unpatched_program_loaded_patched(exported: Exported) -> None:
     spec_type, before = load_and_run(exported.unpatched_path, exported.inputs)
     assert spec_type is exported.original
     assert_output_matches(exported.unpatched_eager, before)
-    with patched():
+    with fastoutput.patch_transformers():
         spec_type, result = load_and_run(exported.unpatched_path, exported.inputs)
         in_memory = exported.unpatched_program.module()(**exported.inputs)
     assert spec_type is exported.patched_class
@@ -379,7 +368,7 @@ def test_export_patched_program_loaded_unpatched(exported: Exported) -> None:
     """A program exported and saved patched, loaded (patched, then again) after unpatching, returns
     transformers' own class there (unpatching gives the serialized name back to it), with eager's
     values; so does the program saved unpatched."""
-    with patched():
+    with fastoutput.patch_transformers():
         spec_type, during = load_and_run(exported.patched_path, exported.inputs)
     assert spec_type is exported.patched_class
     assert_same(exported.unpatched_eager, during)

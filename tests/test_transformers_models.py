@@ -42,7 +42,7 @@ import pytest
 import torch
 
 import fastoutput
-from .transformers_support import assert_same, class_name, patched, run_both
+from .transformers_support import assert_same, class_name, run_both
 
 transformers: Any = importlib.import_module("transformers")
 modeling_outputs: Any = importlib.import_module("transformers.modeling_outputs")
@@ -536,7 +536,7 @@ def test_model_built_while_patched_gives_the_same_results(case: str) -> None:
     built and run unpatched returns."""
     build, run = CASES[case]
     expected = run(build())
-    with patched():
+    with fastoutput.patch_transformers():
         result = run(build())
     assert_same(expected, result)
     for value in result if isinstance(result, tuple) else (result,):

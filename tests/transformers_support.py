@@ -8,8 +8,7 @@ two runs use two different class objects of the same name).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import fastoutput
@@ -17,18 +16,11 @@ import fastoutput
 T = TypeVar("T")
 
 
-@contextmanager
-def patched() -> Iterator[None]:
-    """transformers patched for the ``with`` body, and as it was before afterwards."""
-    with fastoutput.patch_transformers():
-        yield
-
-
 def run_both(function: Callable[[], T]) -> tuple[T, T]:
     """``function()`` unpatched, then patched (the same objects: models built before the patch)."""
     assert not fastoutput.transformers_patched(), "a test left transformers patched"
     unpatched = function()
-    with patched():
+    with fastoutput.patch_transformers():
         result = function()
     return unpatched, result
 

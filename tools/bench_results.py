@@ -8,7 +8,8 @@ minutes); with the ``--hf5`` interpreter (default: .venvs/hf5/bin/python, as too
 when it exists) it times construction under transformers 5. With each interpreter it runs ``python -m
 fastoutput.bench_models`` (the drop-in on a tiny GPT-2, ~75 s); with the transformers 4.57 one only
 (transformers 5 has no TensorFlow or Flax classes to compare with), ``python -m
-fastoutput.bench_frameworks`` (the TensorFlow and Flax families, ~70 s). Then it writes
+fastoutput.bench_frameworks`` (the TensorFlow and Flax families, ~70 s); ``tools/measure_compile_gap.py``
+(~15 s) runs patched with each interpreter and unpatched with the 4.57 one. Then it writes
 benchmarks/RESULTS.md.
 """
 
@@ -27,15 +28,21 @@ from fastoutput import bench
 
 ROOT = Path(__file__).resolve().parent.parent
 CAUSAL_LM = bench.SUBJECTS[0].label
-# CPU time, and rounds long enough for that clock's resolution not to matter.
-PYTEST_BENCHMARKS = ["pytest", "benchmarks", "--benchmark-timer=time.thread_time", "--benchmark-min-time=0.0005",
-                     "--benchmark-max-time=0.5"]
+# CPU time, and rounds long enough for that clock's resolution not to matter. The drop-in and framework
+# cases are left out: their figures come from the interleaved runs of their modules above.
+PYTEST_BENCHMARKS = ["pytest", "benchmarks", "--ignore=benchmarks/test_bench_models.py",
+                     "--ignore=benchmarks/test_bench_frameworks.py", "--benchmark-timer=time.thread_time",
+                     "--benchmark-min-time=0.0005", "--benchmark-max-time=0.5"]
+
+
+def stdout_of(*command: str) -> str:
+    """What ``command`` prints, run from the checkout; an error if it fails."""
+    return subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout.strip()
 
 
 def run_bench(python: str, *args: str) -> tuple[list[str], bench.Results]:
     """(info lines, results) of ``python -m fastoutput.bench --json``."""
-    command = [python, "-m", "fastoutput.bench", "--json", *args]
-    data = json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout)
+    data = json.loads(stdout_of(python, "-m", "fastoutput.bench", "--json", *args))
     return data["info"], {(subject, operation, impl): value for subject, operation, impl, value in data["results"]}
 
 
@@ -74,18 +81,6 @@ def hf5_line(python: str) -> str:
             f"(cpp/hf {bench.ratio(cpp, hf)}); ns per declared field: {', '.join(slopes)}.")
 
 
-def drop_in_tables(python: str, module: str = "fastoutput.bench_models") -> str:
-    """What ``python -m <module>`` prints (markdown) when ``python`` runs it."""
-    command = [python, "-m", module]
-    return subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout.strip()
-
-
-def compile_gap(python: str, *args: str) -> str:
-    """What ``tools/measure_compile_gap.py`` prints (markdown) when ``python`` runs it."""
-    command = [python, str(ROOT / "tools" / "measure_compile_gap.py"), *args]
-    return subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout.strip()
-
-
 def cuda_line() -> str:
     try:
         import torch
@@ -110,13 +105,11 @@ def main() -> None:
 
     info, results = run_bench(sys.executable)
     hf5 = hf5_line(args.hf5) if args.hf5 else "transformers 5 not measured: no --hf5 interpreter given."
-    drop_in = [drop_in_tables(sys.executable)]
-    if args.hf5:
-        drop_in.append(drop_in_tables(args.hf5))
-    gaps = [compile_gap(sys.executable), compile_gap(sys.executable, "--unpatched")]
-    if args.hf5:
-        gaps.append(compile_gap(args.hf5))
-    frameworks = drop_in_tables(sys.executable, "fastoutput.bench_frameworks")
+    pythons = [sys.executable, *([args.hf5] if args.hf5 else [])]
+    drop_in = [stdout_of(python, "-m", "fastoutput.bench_models") for python in pythons]
+    compile_gap = str(ROOT / "tools" / "measure_compile_gap.py")
+    gaps = [stdout_of(sys.executable, compile_gap, "--unpatched")] + [stdout_of(python, compile_gap) for python in pythons]
+    frameworks = stdout_of(sys.executable, "-m", "fastoutput.bench_frameworks")
     pytest_results = run_pytest_benchmarks()
     lscpu = dict(line.split(":", 1) for line in command_output("lscpu").splitlines() if ":" in line)
     commit = command_output("git", "rev-parse", "--short", "HEAD")

@@ -21,38 +21,34 @@ import argparse
 import functools
 import inspect
 import statistics
-import time
 import types
 from collections.abc import Callable
 from typing import Any
 
 import fastoutput
-from fastoutput import bench_models
+from fastoutput import bench, bench_models
 
 ROUNDS, CALLS = 15, 100
 
 
-def compiled_entries(gpt2: bench_models.TinyGPT2) -> dict[bool, Any]:
-    """The Dynamo cache entry of each return_dict value, told apart by their guards."""
+def compiled_entries(forward: Any, arguments: dict[bool, dict[str, Any]]) -> dict[bool, Any]:
+    """The Dynamo cache entry of each return_dict value, told apart by their guards on its arguments."""
     from torch._C._dynamo.eval_frame import _debug_get_cache_entry_list
 
-    forward = type(gpt2.model).forward
     entries = _debug_get_cache_entry_list(forward.__code__)
     found = {}
-    for return_dict in (True, False):
-        arguments = frame_arguments(gpt2, return_dict)
-        matching = [entry for entry in entries if entry.guard_manager.check(arguments)]
+    for return_dict, frame_locals in arguments.items():
+        matching = [entry for entry in entries if entry.guard_manager.check(frame_locals)]
         if len(matching) != 1:
             raise RuntimeError(f"return_dict={return_dict}: {len(matching)} cache entries match")
         found[return_dict] = matching[0]
     return found
 
 
-def frame_arguments(gpt2: bench_models.TinyGPT2, return_dict: bool) -> dict[str, Any]:
-    forward = type(gpt2.model).forward  # under transformers 5 a wrapper taking (self, *args, **kwargs)
-    bound = inspect.signature(forward, follow_wrapped=False).bind(
-        gpt2.model, input_ids=gpt2.token, use_cache=True, return_dict=return_dict,
-        **{gpt2.cache_keyword: gpt2.cache})
+def frame_arguments(gpt2: bench_models.TinyGPT2, forward: Any, return_dict: bool) -> dict[str, Any]:
+    """The locals of ``forward``'s frame at the start of the decode step (what its guards read)."""
+    # under transformers 5, forward is a wrapper taking (self, *args, **kwargs)
+    bound = inspect.signature(forward, follow_wrapped=False).bind(gpt2.model, **gpt2.decode(return_dict).keywords)
     bound.apply_defaults()
     closure = zip(forward.__code__.co_freevars, forward.__closure__ or ())
     return {**bound.arguments, **{name: cell.cell_contents for name, cell in closure}}
@@ -66,16 +62,16 @@ class GraphTimer:
         self.nanoseconds = 0
 
     def __call__(self, *args: Any) -> Any:
-        start = time.thread_time_ns()
+        start = bench.CLOCK()
         try:
             return self.graph(*args)
         finally:
-            self.nanoseconds += time.thread_time_ns() - start
+            self.nanoseconds += bench.CLOCK() - start
 
 
-def transformed_code(gpt2: bench_models.TinyGPT2, entry: Any, return_dict: bool) -> tuple[Callable[[], Any], GraphTimer]:
+def transformed_code(gpt2: bench_models.TinyGPT2, forward: Any, entry: Any,
+                     return_dict: bool) -> tuple[Callable[[], Any], GraphTimer]:
     """The entry's code as a plain function on the step's arguments, its graph timed."""
-    forward = type(gpt2.model).forward
     (graph_name,) = [name for name in entry.code.co_names if name.startswith("__compiled_fn")]
     timer = GraphTimer(forward.__globals__[graph_name])
     # its own globals: the compiled call keeps the untimed graph (Dynamo would trace the timer)
@@ -83,9 +79,7 @@ def transformed_code(gpt2: bench_models.TinyGPT2, entry: Any, return_dict: bool)
     function = types.FunctionType(entry.code, function_globals, forward.__name__, forward.__defaults__,
                                   forward.__closure__)
     function.__kwdefaults__ = forward.__kwdefaults__
-    call = functools.partial(function, gpt2.model, input_ids=gpt2.token, use_cache=True, return_dict=return_dict,
-                             **{gpt2.cache_keyword: gpt2.cache})
-    return call, timer
+    return gpt2.decode(return_dict, functools.partial(function, gpt2.model)), timer
 
 
 def per_call(call: Callable[[], Any], after: Callable[[], None], timer: GraphTimer | None = None) -> tuple[float, float]:
@@ -94,9 +88,9 @@ def per_call(call: Callable[[], Any], after: Callable[[], None], timer: GraphTim
     for _ in range(CALLS):
         if timer is not None:
             timer.nanoseconds = 0
-        start = time.thread_time_ns()
+        start = bench.CLOCK()
         call()
-        totals.append(time.thread_time_ns() - start)
+        totals.append(bench.CLOCK() - start)
         after()
         if timer is not None:
             graphs.append(timer.nanoseconds)
@@ -119,9 +113,11 @@ def main() -> None:
         for return_dict in (True, False, True, False):
             compiled[return_dict]()
             gpt2.restore()
-        entries = compiled_entries(gpt2)
-        arguments = {return_dict: frame_arguments(gpt2, return_dict) for return_dict in (True, False)}
-        direct = {return_dict: transformed_code(gpt2, entries[return_dict], return_dict) for return_dict in (True, False)}
+        forward = type(gpt2.model).forward
+        arguments = {return_dict: frame_arguments(gpt2, forward, return_dict) for return_dict in (True, False)}
+        entries = compiled_entries(forward, arguments)
+        direct = {return_dict: transformed_code(gpt2, forward, entries[return_dict], return_dict)
+                  for return_dict in (True, False)}
 
         def skipping_guards(call: Callable[[], Any]) -> Callable[[], Any]:
             def run() -> Any:
@@ -151,13 +147,13 @@ def main() -> None:
     import transformers
 
     state = "patched" if fastoutput.transformers_patched() else "unpatched"
-    print(f"**transformers {transformers.__version__}, {state}, backend {options.backend}: µs of CPU per call, "
-          f"median of {ROUNDS} rounds**\n")
-    print("| return_dict | True | False | True - False | True / False |")
-    print("| --- | --- | --- | --- | --- |")
+    table = []
     for name, samples in rows.items():
         true, false = statistics.median(samples[True]), statistics.median(samples[False])
-        print(f"| {name} | {true:.1f} | {false:.1f} | {true - false:.1f} | {true / false:.3f}x |")
+        table.append([name, f"{true:.1f}", f"{false:.1f}", f"{true - false:.1f}", f"{true / false:.3f}x"])
+    title = f"transformers {transformers.__version__}, {state}, backend {options.backend}: µs of CPU per call, " \
+            f"median of {ROUNDS} rounds"
+    print(bench._table(title, ["return_dict", "True", "False", "True - False", "True / False"], table, markdown=True))
 
 
 if __name__ == "__main__":

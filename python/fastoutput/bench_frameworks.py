@@ -101,11 +101,8 @@ def framework(name: str) -> Any:
 @functools.cache
 def payload(family: str) -> tuple[Any, Any]:
     """(a, b): a tensor of the family's framework and a tuple of one such tensor."""
-    if family == TF:
-        tf = framework("tensorflow")
-        return tf.zeros((1,)), (tf.zeros((1,)),)
-    jnp = framework("jax.numpy")
-    return jnp.zeros((1,)), (jnp.zeros((1,)),)
+    zeros = framework("tensorflow" if family == TF else "jax.numpy").zeros
+    return zeros((1,)), (zeros((1,)),)
 
 
 @functools.cache
@@ -184,6 +181,10 @@ class JitCase:
     traces_per_call: int  # 1: every call traces a new function; 0: none may trace
     calls: int = 0  # calls made, checks included
     samples: dict[str, list[float]] = dataclasses.field(default_factory=lambda: {CPU: [], WALL: []})
+    traces_before: int = dataclasses.field(init=False)  # made before the first call (the jitted call's one)
+
+    def __post_init__(self) -> None:
+        self.traces_before = self.traces.count
 
     def __call__(self) -> Any:
         self.calls += 1
@@ -191,7 +192,7 @@ class JitCase:
 
     def check_traces(self) -> None:
         """Raises RuntimeError unless the functions were traced as often as they should have been."""
-        expected = self.calls * self.traces_per_call + (1 if self.traces_per_call == 0 else 0)
+        expected = self.traces_before + self.calls * self.traces_per_call
         if self.traces.count != expected:
             raise RuntimeError(f"{self.benchmark}, {self.impl}: {self.traces.count} traces in {self.calls} calls")
 
@@ -298,7 +299,7 @@ def ratios(cases: Sequence[JitCase]) -> list[bench_models.Ratio]:
     return [
         bench_models.Ratio(_ratio_name(by_impl[impl], by_impl[reference]), by_impl[impl], by_impl[reference])
         for impl in (bench.CPP, bench.PYTHON)
-        if impl in by_impl and impl != reference and reference in by_impl
+        if impl in by_impl and impl != reference
     ]
 
 
@@ -420,8 +421,7 @@ def to_json(results: Results, info: list[str]) -> str:
         "eager": [[*key, value] for key, value in results.eager.items()],
         "jit": [{"benchmark": case.benchmark, "impl": case.impl, "cpu_us": case.samples[CPU],
                  "wall_us": case.samples[WALL]} for case in results.jit],
-        "ratios": [{"name": r.name, "cpu": r.median(), "cpu_quartiles": r.quartiles(), "cpu_of_minima": r.of_minima(),
-                    "wall": r.median(WALL)} for r in results.ratios],
+        "ratios": [ratio.to_dict() for ratio in results.ratios],
     })
 
 

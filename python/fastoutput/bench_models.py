@@ -98,7 +98,7 @@ class TinyGPT2:
         if extra > 0:
             self.cache.crop(-extra)
 
-    def decode(self, return_dict: bool, model: Any = None) -> Callable[[], Any]:
+    def decode(self, return_dict: bool, model: Any = None) -> functools.partial[Any]:
         """A function doing one decode step on the cache with ``model`` (default: the eager model).
         Call ``restore`` between calls."""
         kwargs = {"input_ids": self.token, self.cache_keyword: self.cache, "use_cache": True,
@@ -139,12 +139,11 @@ def tiny_gpt2() -> TinyGPT2:
 
 
 def set_patched(patched: bool) -> None:
-    """Patches or unpatches transformers, unless it already is as asked."""
-    if patched != fastoutput.transformers_patched():
-        if patched:
-            fastoutput.patch_transformers()
-        else:
-            fastoutput.unpatch_transformers()
+    """Patches or unpatches transformers (both are no-ops when it already is as asked)."""
+    if patched:
+        fastoutput.patch_transformers()
+    else:
+        fastoutput.unpatch_transformers()
 
 
 @contextmanager
@@ -386,6 +385,11 @@ class Ratio:
     def of_minima(self, clock: str = CPU) -> float:
         return min(self.numerator.samples[clock]) / min(self.denominator.samples[clock])
 
+    def to_dict(self) -> dict[str, Any]:
+        """This ratio for ``--json``."""
+        return {"name": self.name, "cpu": self.median(), "cpu_quartiles": self.quartiles(),
+                "cpu_of_minima": self.of_minima(), "wall": self.median(WALL), "target": self.target}
+
     def row(self) -> list[str]:
         """This ratio as a row under ``RATIO_HEADER``."""
         low, high = self.quartiles()
@@ -534,8 +538,7 @@ def to_json(results: Results, info: list[str]) -> str:
         "variants": [{"benchmark": v.benchmark, "patched": v.patched, "return_dict": v.return_dict,
                       "impl": impl_label(v.patched), "cpu_us": v.samples[CPU], "wall_us": v.samples[WALL]}
                      for v in results.variants],
-        "ratios": [{"name": r.name, "cpu": r.median(), "cpu_quartiles": r.quartiles(), "cpu_of_minima": r.of_minima(),
-                    "wall": r.median(WALL), "target": r.target} for r in results.ratios],
+        "ratios": [ratio.to_dict() for ratio in results.ratios],
     })
 
 
